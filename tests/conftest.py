@@ -1,0 +1,23 @@
+"""Shared fixtures: every test gets its own tutor home; the tiny model is built once per run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+# One cache of the tiny teaching model for the whole test session (and across local runs).
+os.environ.setdefault("QLORA_TUTOR_MODELS", str(REPO / ".work" / "models"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(autouse=True)
+def tutor_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh, empty data home for each test, so progress and runs never leak between tests."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("QLORA_TUTOR_HOME", str(home))
+    return home

@@ -1,0 +1,77 @@
+"""The `qlora-tutor` command: the TUI by default, headless subcommands beside it.
+
+Each subcommand lives in `tutor/commands/<name>.py` with `register(subparsers)` and
+`run(args) -> int`. Those modules import nothing heavy at the top, so `--help` and the TUI
+start fast; torch and friends are imported inside `run` when a command needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from tutor import __version__
+
+COMMANDS = ("show", "progress", "doctor", "train", "generate", "runs", "inspect", "export")
+
+
+class CommandError(Exception):
+    """A user-facing failure: printed as one line on stderr, exit code `code`."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qlora-tutor",
+        description="Learn QLoRA (4-bit NF4 quantization + LoRA) in the terminal, then run it.",
+    )
+    parser.add_argument("--version", action="version", version=f"qlora-tutor {__version__}")
+    parser.add_argument("--lesson", metavar="SLUG", help="open this lesson directly")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"tutor.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"tutor.commands.{name}":
+                raise
+            continue  # not written yet
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command is None:
+            return run_tui(args)
+        module = importlib.import_module(f"tutor.commands.{args.command}")
+        return int(module.run(args) or 0)
+    except CommandError as exc:
+        print(f"qlora-tutor: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print("qlora-tutor: interrupted", file=sys.stderr)
+        return 130
+
+
+def run_tui(args: argparse.Namespace) -> int:
+    from tutor.engine.lessons import find_lesson
+    from tutor.ui.app import create_app
+
+    if args.lesson:
+        try:
+            find_lesson(args.lesson)
+        except KeyError as exc:
+            raise CommandError(str(exc.args[0])) from None
+    app = create_app(start_lesson=args.lesson)
+    app.run()
+    return app.return_code or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

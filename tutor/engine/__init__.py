@@ -1,0 +1,1 @@
+"""The engine: pure logic shared by the CLI and the TUI. Never imports Textual."""
