@@ -99,7 +99,10 @@ def parse_lesson(path: Path) -> Lesson:
     match = FRONT_MATTER.match(text)
     if not match:
         raise LessonError(f"{path.name}: missing '---' front matter")
-    meta = yaml.safe_load(match.group(1)) or {}
+    try:
+        meta = yaml.safe_load(match.group(1)) or {}
+    except yaml.YAMLError as exc:
+        raise LessonError(f"{path.name}: front matter is not valid YAML: {exc}") from exc
     try:
         return Lesson(
             slug=str(meta["slug"]),
