@@ -1,0 +1,193 @@
+"""The memory bill of fine-tuning: what sits in GPU memory, per component, in bytes.
+
+Every formula lives here so the lab can hold it against measured GPU peaks. Assumptions:
+
+- Full fine-tuning keeps 16-bit weights and 16-bit gradients and trains with Adam, whose two
+  moments are fp32 (8 bytes per parameter). No fp32 master copy is counted; mixed-precision
+  trainers that keep one add 4 bytes per parameter.
+- LoRA and QLoRA freeze the base. Adapter weights, their gradients and their Adam moments
+  are fp32 (peft upcasts adapters to fp32 by default).
+- QLoRA stores every linear-layer weight in NF4 (4 bits) plus double-quantized block
+  constants; embeddings and the output head stay 16-bit, as bitsandbytes leaves them.
+- Activations follow Korthikanti et al. 2022 ("Reducing Activation Recomputation in Large
+  Transformer Models"): about 34 bytes per token per hidden unit per layer in 16-bit, with
+  a fused attention kernel so no seq x seq score matrix is stored. With gradient
+  checkpointing only each layer's 16-bit input is kept, plus one layer recomputed at a
+  time. The loss adds fp32 logits and their gradient (8 bytes per token per vocab entry).
+- GB means 10^9 bytes, as GPU vendors count.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+from tutor.engine.quantization import constant_bits_per_param
+
+GB = 1e9
+METHODS = ("full", "lora", "qlora")
+METHOD_LABELS = {
+    "full": "Full fine-tuning (16-bit, Adam)",
+    "lora": "LoRA on a 16-bit base",
+    "qlora": "QLoRA (NF4 + double-quant base)",
+}
+COMMON_GPUS_GB = (16, 24, 48, 80)
+
+HALF_BYTES = 2  # bf16 / fp16
+FP32_BYTES = 4
+ADAM_BYTES = 2 * FP32_BYTES  # first and second moment
+NF4_BITS = 4
+ACTIVATION_BYTES_PER_TOKEN_HIDDEN_LAYER = 34  # Korthikanti et al. 2022, without the s^2 term
+LOSS_BYTES_PER_LOGIT = 2 * FP32_BYTES  # fp32 logits and their gradient
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """A decoder-only transformer's shape, enough to count adapters and activations."""
+
+    hidden: int
+    layers: int
+    intermediate: int
+    vocab: int
+    kv_dim: int | None = None  # k/v projection width; smaller than hidden with grouped-query attention
+    tied_embeddings: bool = False
+    gated_mlp: bool = True  # Llama-style gate/up/down; False for a classic up/down MLP
+
+    @property
+    def kv(self) -> int:
+        return self.kv_dim or self.hidden
+
+    def attention_linears(self) -> list[tuple[int, int]]:
+        """(in, out) of q, k, v, o in one layer."""
+        h = self.hidden
+        return [(h, h), (h, self.kv), (h, self.kv), (h, h)]
+
+    def mlp_linears(self) -> list[tuple[int, int]]:
+        h, i = self.hidden, self.intermediate
+        return [(h, i), (h, i), (i, h)] if self.gated_mlp else [(h, i), (i, h)]
+
+    @property
+    def embedding_params(self) -> int:
+        """Input embedding plus output head: these stay 16-bit under bitsandbytes 4-bit."""
+        return self.vocab * self.hidden * (1 if self.tied_embeddings else 2)
+
+
+@dataclass(frozen=True)
+class Preset:
+    label: str
+    params: float
+    shape: ModelShape
+    example: str
+
+
+PRESETS: dict[str, Preset] = {
+    p.label: p
+    for p in (
+        Preset("0.56B", 0.56e9, ModelShape(1024, 24, 4096, 250880, tied_embeddings=True, gated_mlp=False), "bloomz-560m"),
+        Preset("1.1B", 1.1e9, ModelShape(1536, 24, 6144, 250880, tied_embeddings=True, gated_mlp=False), "bloom-1b1"),
+        Preset("7B", 7e9, ModelShape(4096, 32, 11008, 32000), "Llama-2 7B"),
+        Preset("8B", 8e9, ModelShape(4096, 32, 14336, 128256, kv_dim=1024), "Llama-3.1 8B"),
+        Preset("13B", 13e9, ModelShape(5120, 40, 13824, 32000), "Llama-2 13B"),
+        Preset("33B", 33e9, ModelShape(6656, 60, 17920, 32000), "LLaMA 33B"),
+        Preset("65B", 65e9, ModelShape(8192, 80, 22016, 32000), "LLaMA 65B"),
+        Preset("70B", 70e9, ModelShape(8192, 80, 28672, 32000, kv_dim=1024), "Llama-2 70B"),
+    )
+}
+
+
+def nearest_preset(params: float) -> Preset:
+    """The preset closest in size (log scale): a custom size borrows its shape."""
+    return min(PRESETS.values(), key=lambda p: abs(math.log(p.params / params)))
+
+
+@dataclass(frozen=True)
+class MemoryBill:
+    """Bytes per component; `total` adds them up."""
+
+    weights: float
+    gradients: float
+    optimizer: float
+    adapter: float
+    activations: float
+
+    @property
+    def total(self) -> float:
+        return sum(getattr(self, f.name) for f in fields(self))
+
+    def items(self) -> list[tuple[str, float]]:
+        return [(f.name, getattr(self, f.name)) for f in fields(self)]
+
+
+def lora_params(shape: ModelShape, rank: int, targets: str = "attention") -> int:
+    """Adapter parameters: r * (in + out) for every targeted linear layer."""
+    linears = shape.attention_linears()
+    if targets == "all-linear":
+        linears += shape.mlp_linears()
+    elif targets != "attention":
+        raise ValueError(f"targets must be 'attention' or 'all-linear', not {targets!r}")
+    return shape.layers * sum(rank * (d_in + d_out) for d_in, d_out in linears)
+
+
+def qlora_weight_bytes(params: float, shape: ModelShape) -> float:
+    """NF4 + double-quantized linear weights, 16-bit embeddings and head."""
+    embedding = min(shape.embedding_params, params)
+    bits = NF4_BITS + constant_bits_per_param(double_quant=True)
+    return (params - embedding) * bits / 8 + embedding * HALF_BYTES
+
+
+def activation_bytes(
+    shape: ModelShape, batch: int = 1, seq_len: int = 512, gradient_checkpointing: bool = True
+) -> float:
+    tokens = batch * seq_len
+    per_layer = ACTIVATION_BYTES_PER_TOKEN_HIDDEN_LAYER * tokens * shape.hidden
+    if gradient_checkpointing:
+        layers = shape.layers * HALF_BYTES * tokens * shape.hidden + per_layer
+    else:
+        layers = shape.layers * per_layer
+    return layers + LOSS_BYTES_PER_LOGIT * tokens * shape.vocab
+
+
+def estimate(
+    params: float,
+    method: str,
+    shape: ModelShape | None = None,
+    *,
+    rank: int = 16,
+    targets: str = "attention",
+    batch: int = 1,
+    seq_len: int = 512,
+    gradient_checkpointing: bool = True,
+    optimizer_bytes: int = ADAM_BYTES,
+) -> MemoryBill:
+    """The memory bill for fine-tuning a model of `params` parameters with `method`.
+
+    Without a shape, the nearest preset's shape is used for adapters and activations.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, not {method!r}")
+    if params <= 0:
+        raise ValueError("the parameter count must be positive")
+    shape = shape or nearest_preset(params).shape
+    activations = activation_bytes(shape, batch, seq_len, gradient_checkpointing)
+    if method == "full":
+        return MemoryBill(
+            weights=params * HALF_BYTES,
+            gradients=params * HALF_BYTES,
+            optimizer=params * optimizer_bytes,
+            adapter=0.0,
+            activations=activations,
+        )
+    adapter = lora_params(shape, rank, targets)
+    weights = params * HALF_BYTES if method == "lora" else qlora_weight_bytes(params, shape)
+    return MemoryBill(
+        weights=weights,
+        gradients=adapter * FP32_BYTES,
+        optimizer=adapter * optimizer_bytes,
+        adapter=adapter * FP32_BYTES,
+        activations=activations,
+    )
+
+
+def smallest_gpu(total_bytes: float, sizes_gb: tuple[int, ...] = COMMON_GPUS_GB) -> int | None:
+    """The smallest common GPU (in GB) that holds the bill, or None if none does."""
+    return next((size for size in sizes_gb if total_bytes <= size * GB), None)
