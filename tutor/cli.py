@@ -25,9 +25,13 @@ class CommandError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from tutor.engine.lessons import load_catalog
+
     parser = argparse.ArgumentParser(
         prog="qlora-tutor",
-        description="Learn QLoRA (4-bit NF4 quantization + LoRA) in the terminal, then run it.",
+        description="Learn QLoRA (4-bit NF4 quantization + LoRA) in the terminal, then run it. "
+        "With no COMMAND, opens the tutor (and resumes where you left off).",
+        epilog="Lesson slugs: " + ", ".join(lesson.slug for lesson in load_catalog()),
     )
     parser.add_argument("--version", action="version", version=f"qlora-tutor {__version__}")
     parser.add_argument("--lesson", metavar="SLUG", help="open this lesson directly")
@@ -71,7 +75,3 @@ def run_tui(args: argparse.Namespace) -> int:
     app = create_app(start_lesson=args.lesson)
     app.run()
     return app.return_code or 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

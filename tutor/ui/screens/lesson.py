@@ -5,31 +5,100 @@ from __future__ import annotations
 import importlib
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Header, Markdown, Static
 
-from tutor.engine.lessons import find_lesson
+from tutor.engine.lessons import Lesson
+from tutor.ui.widgets.quiz import Quiz
 
 
-def load_panel(ref: str):
-    """Import `module.path:ClassName` and return the widget class."""
+def load_panel(ref: str) -> Widget:
+    """Build the panel `module.path:ClassName`; a panel that fails shows a note instead."""
     module_name, _, class_name = ref.partition(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    try:
+        return getattr(importlib.import_module(module_name), class_name)()
+    except Exception as exc:  # one broken panel must not take the lesson down
+        return Static(Content(f"Panel {ref} could not load: {type(exc).__name__}: {exc}"),
+                      classes="panel-error")
 
 
 class LessonScreen(Screen):
-    def __init__(self, slug: str) -> None:
+    BINDINGS = [
+        Binding("n", "next_lesson", "Next"),
+        Binding("p", "previous_lesson", "Prev"),
+        Binding("h,escape", "app.go_home", "Home", key_display="h"),
+    ]
+
+    def __init__(self, lesson: Lesson) -> None:
         super().__init__()
-        self.lesson = find_lesson(slug)
+        self.lesson = lesson
+
+    @property
+    def neighbours(self) -> tuple[Lesson | None, Lesson | None]:
+        catalog = self.app.catalog
+        index = catalog.index(self.lesson)
+        before = catalog[index - 1] if index > 0 else None
+        after = catalog[index + 1] if index + 1 < len(catalog) else None
+        return before, after
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        lesson = self.lesson
+        yield Header(icon="≡")
         with VerticalScroll(id="lesson-body"):
-            yield Static(f"[b]{self.lesson.title}[/b]  {self.lesson.promise}", id="lesson-title")
-            for segment in self.lesson.segments:
-                if segment.panel:
-                    yield load_panel(segment.panel)()
-                else:
-                    yield Markdown(segment.markdown)
+            yield Static(f"[b]{lesson.order}. {lesson.title}[/b]\n[i]{lesson.promise}[/i]  "
+                         f"[dim]{lesson.minutes} min[/dim]", id="lesson-title")
+            if lesson.coming:
+                yield Static("Coming soon: this lesson is still being written.", id="coming")
+            for segment in lesson.segments:
+                yield load_panel(segment.panel) if segment.panel else Markdown(segment.markdown)
+            if lesson.quiz:
+                yield Quiz(lesson.quiz, self.app.progress.of(lesson.slug).best_score)
+            yield Static(self.end_note(), id="lesson-end")
         yield Footer()
+
+    def end_note(self) -> str:
+        _, after = self.neighbours
+        if after is None:
+            return "End of the course. Press h for the syllabus."
+        return f"End of lesson. Next: {after.order}. {after.title} (press n)."
+
+    def on_mount(self) -> None:
+        self.sub_title = f"{self.lesson.order}/{len(self.app.catalog)} · {self.lesson.title}"
+        if not self.lesson.coming:
+            self.app.progress.mark_opened(self.lesson.slug)
+        body = self.query_one("#lesson-body")
+        self.watch(body, "scroll_y", self.on_scrolled, init=False)
+
+    def on_scrolled(self) -> None:
+        body = self.query_one("#lesson-body")
+        if body.scroll_y >= body.max_scroll_y:
+            self.reached_end()
+
+    def reached_end(self) -> None:
+        """Reading to the end completes a lesson without a quiz; a quiz must be passed."""
+        if not self.lesson.quiz and not self.lesson.coming:
+            self.app.progress.mark_done(self.lesson.slug)
+
+    def on_quiz_checked(self, event: Quiz.Checked) -> None:
+        self.app.progress.record_quiz(self.lesson.slug, event.score, event.total, event.passed)
+        if event.passed:
+            self.notify(f"Lesson {self.lesson.order} complete.", title="Quiz passed")
+
+    def action_next_lesson(self) -> None:
+        self.reached_end()
+        _, after = self.neighbours
+        if after:
+            self.app.open_lesson(after.slug)
+        else:
+            self.notify("That was the last lesson.")
+
+    def action_previous_lesson(self) -> None:
+        before, _ = self.neighbours
+        if before:
+            self.app.open_lesson(before.slug)
+        else:
+            self.notify("This is the first lesson.")

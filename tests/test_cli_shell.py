@@ -1,0 +1,89 @@
+"""The command line around the TUI: --version, --help, show, progress, bad slugs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from rich.console import Console
+
+from fixtures import LESSONS
+from tutor import __version__
+from tutor.cli import main
+from tutor.commands.show import print_lesson
+from tutor.engine.lessons import find_lesson, load_catalog
+
+SLUGS = ["why-qlora", "quantization", "nf4", "lora-rank", "adapter-anatomy",
+         "lab-baseline", "lab-train", "lab-compare"]
+
+
+def test_the_documented_slugs_are_the_catalog():
+    assert [lesson.slug for lesson in load_catalog()] == SLUGS
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"qlora-tutor {__version__}"
+
+
+@pytest.mark.parametrize("argv", [[], ["show"], ["progress"], ["doctor"]])
+def test_help_for_the_command_and_each_subcommand(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--help"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: qlora-tutor {' '.join(argv)}".rstrip())
+
+
+def test_show_prints_a_lesson(capsys):
+    assert main(["show", "nf4"]) == 0
+    assert find_lesson("nf4").title in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [["show", "nope"], ["--lesson", "nope"]])
+def test_unknown_slug_is_one_line_listing_the_valid_ones_and_exit_2(argv):
+    result = subprocess.run([sys.executable, "-m", "tutor", *argv],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert "unknown lesson 'nope'" in line and all(slug in line for slug in SLUGS)
+
+
+def test_show_prints_panel_reports_and_survives_a_broken_panel():
+    console = Console(record=True, width=100)
+    print_lesson(find_lesson("intro", LESSONS), console)
+    text = console.export_text()
+    assert "Some prose before the panel." in text
+    assert "demo panel report" in text
+    assert "panel fixtures.demo_panel:Missing unavailable: AttributeError" in text
+    assert "The end of the intro." in text
+
+
+def test_show_prints_questions_then_answers():
+    console = Console(record=True, width=100)
+    print_lesson(find_lesson("quizzed", LESSONS), console)
+    text = console.export_text()
+    assert text.index("How many bits does NF4 use") < text.index("Answers")
+    assert "b. 4. NF4 is a 4-bit data type." in text
+
+
+def test_progress_shows_and_resets(capsys):
+    from tutor.engine.progress import load_progress
+
+    load_progress().mark_opened("nf4")
+    assert main(["progress"]) == 0
+    out = capsys.readouterr().out
+    assert "Resume: qlora-tutor --lesson nf4" in out
+    assert main(["progress", "--reset"]) == 0
+    assert load_progress().last_lesson is None
+
+
+def test_progress_warns_about_a_corrupt_file(capsys):
+    from tutor.paths import progress_file
+
+    progress_file().write_text("not json")
+    assert main(["progress"]) == 0
+    assert "warning: Progress file was unreadable" in capsys.readouterr().err

@@ -1,0 +1,91 @@
+"""The check questions at the end of a lesson: answer, check, read the explanations, retry."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Button, Input, RadioButton, RadioSet, Static
+
+from tutor.engine.lessons import Question
+
+
+class Quiz(Vertical):
+    """All of a lesson's questions; the quiz is passed when every answer is right."""
+
+    class Checked(Message):
+        """Posted after each check, with the score of that attempt."""
+
+        def __init__(self, score: int, total: int) -> None:
+            super().__init__()
+            self.score = score
+            self.total = total
+
+        @property
+        def passed(self) -> bool:
+            return self.score == self.total
+
+    def __init__(self, questions: tuple[Question, ...], best_score: int | None = None) -> None:
+        super().__init__(id="quiz")
+        self.questions = questions
+        self.best_score = best_score
+        self.last_score: int | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("Check yourself", classes="quiz-heading")
+        for number, question in enumerate(self.questions, 1):
+            with Vertical(classes="question"):
+                yield Static(Content(f"{number}. {question.prompt}"), classes="prompt")
+                if question.choices:
+                    yield RadioSet(*(RadioButton(Content(choice)) for choice in question.choices))
+                else:
+                    yield Input(placeholder="your answer (a number)")
+                yield Static(classes="verdict")
+        with Horizontal(classes="quiz-buttons"):
+            yield Button("Check answers", id="check", variant="primary")
+            yield Button("Try again", id="retry", disabled=True)
+        yield Static(self.score_line(), id="quiz-score")
+
+    def score_line(self) -> str:
+        total = len(self.questions)
+        parts = [f"Last try: {self.last_score}/{total}."] if self.last_score is not None else []
+        if self.best_score is not None:
+            parts.append(f"Best: {self.best_score}/{total}.")
+        parts.append(f"Get all {total} right to complete the lesson.")
+        return " ".join(parts)
+
+    def answer_given(self, block: Vertical, question: Question) -> str:
+        if question.choices:
+            return str(block.query_one(RadioSet).pressed_index)
+        return block.query_one(Input).value
+
+    def check(self) -> None:
+        score = 0
+        for block, question in zip(self.query(".question"), self.questions):
+            right = question.is_correct(self.answer_given(block, question))
+            score += right
+            verdict = "✓ Right." if right else "✗ Not quite."
+            block.query_one(".verdict", Static).update(Content(f"{verdict} {question.explain}".strip()))
+            block.set_class(right, "-right")
+            block.set_class(not right, "-wrong")
+            for answer in block.query("RadioSet, Input"):
+                answer.disabled = True
+        self.last_score = score
+        self.best_score = max(score, self.best_score or 0)
+        self.query_one("#quiz-score", Static).update(self.score_line())
+        self.query_one("#check", Button).disabled = True
+        self.query_one("#retry", Button).disabled = False
+        self.post_message(self.Checked(score, len(self.questions)))
+
+    async def retry(self) -> None:
+        """Start over with blank answers (the best score is kept)."""
+        await self.recompose()
+        self.query("RadioSet, Input").first().focus()
+
+    async def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "check":
+            self.check()
+        else:
+            await self.retry()
