@@ -1,0 +1,37 @@
+import pytest
+
+from bench.speedlib import best_of, markdown_table, ratios, spread_samples
+
+
+def test_spread_samples_hits_drawn_lengths_within_bounds():
+    prompts = [[1, 2, 3], [4, 5, 6, 7, 8], [9]]
+    samples = spread_samples(prompts, count=200, low=20, high=400, seed=3)
+    lengths = [len(s) for s in samples]
+    assert min(lengths) >= 20 and max(lengths) <= 400
+    assert max(lengths) - min(lengths) > 300  # a real spread, not one length
+    assert spread_samples(prompts, 200, 20, 400, seed=3) == samples  # same data for every config
+
+
+def test_spread_samples_refuses_empty_input():
+    with pytest.raises(ValueError):
+        spread_samples([], 10, 20, 40)
+
+
+def _result(config, tps, peak):
+    return {"config": config, "tokens_per_s": tps, "mean_step_s": 0.5, "epoch_s": 10.0,
+            "peak_allocated_bytes": peak, "peak_reserved_bytes": peak, "loss_first": 10.4,
+            "loss_last": 7.0, "mfu": 0.2}
+
+
+def test_ratios_use_the_best_repeat_of_each_config():
+    results = [_result("seed", 700, 4e9), _result("seed", 990, 4e9), _result("stock-best", 3400, 4.2e9),
+               _result("tutor", 5100, 4.1e9)]
+    assert best_of(results, "seed")["tokens_per_s"] == 990
+    r = ratios(results, "tutor", ["seed", "stock-best"])
+    assert r["stock-best"]["speed"] == pytest.approx(1.5)
+    assert r["seed"]["peak_memory"] == pytest.approx(1.025)
+
+
+def test_markdown_table_formats_each_row():
+    table = markdown_table([_result("tutor", 5123.4, 2**30 * 4.5)])
+    assert "| tutor | 5,123 | 0.500 | 10.0 | 4.50 |" in table
