@@ -1,0 +1,146 @@
+"""The whole QLoRA cycle on the tiny model, in a child job, on CPU: 4-bit load, baseline,
+training with falling loss, saved adapter, reload, a different answer; cancel; errors."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tutor.cli import main
+from tutor.engine import worker
+from tutor.engine.config import RunConfig
+from tutor.engine.events import END_STATUSES, EVENT_TYPES, EventWriter, read_all
+from tutor.engine.jobs import CONFIG_FILE, SubprocessRunner, _write_job, new_run_dir
+
+pytestmark = pytest.mark.slow
+
+# The contract with the UI (tutor/engine/events.py): fields each event type must carry.
+REQUIRED = {
+    "phase": {"phase"},
+    "model": {"name", "params", "footprint_bytes", "footprint_16bit_bytes", "device", "quantized", "teaching"},
+    "progress": {"step", "total_steps", "epoch", "loss", "learning_rate", "grad_norm", "tokens_per_s", "eta_s", "gpu"},
+    "token": {"stream", "text"},
+    "generation": {"stream", "prompt", "text", "new_tokens", "seconds"},
+    "log": {"message", "level"},
+    "warning": {"message"},
+    "summary": {"global_step", "train_loss", "train_runtime", "epoch", "adapter_dir", "cancelled"},
+    "error": {"error_type", "message", "hint"},
+    "end": {"status"},
+}
+PHASES = {"loading", "quantizing", "tokenizing", "baseline", "training", "saving", "reloading", "generating", "done"}
+
+
+def assert_valid_events(events):
+    for event in events:
+        assert event["type"] in EVENT_TYPES and isinstance(event["t"], float)
+        assert REQUIRED[event["type"]] <= set(event), event
+    assert {e["phase"] for e in events if e["type"] == "phase"} <= PHASES
+    assert [e["type"] for e in events].count("end") == 1 and events[-1]["type"] == "end"
+    assert events[-1]["status"] in END_STATUSES
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One default train run (the seed's recipe on tiny) through the real child job."""
+    run_dir = tmp_path_factory.mktemp("lab") / "run"
+    started = time.monotonic()
+    handle = SubprocessRunner().start("train", RunConfig(), run_dir)
+    assert handle.wait(timeout=400) == "finished", (run_dir / "run.log").read_text()[-3000:]
+    return run_dir, read_all(run_dir), time.monotonic() - started
+
+
+def test_train_run_is_the_full_cycle(trained):
+    run_dir, events, seconds = trained
+    assert_valid_events(events)
+    phases = [e["phase"] for e in events if e["type"] == "phase"]
+    assert phases == ["loading", "loading", "quantizing", "baseline", "tokenizing", "training", "saving",
+                      "reloading", "generating", "done"]
+    model = next(e for e in events if e["type"] == "model")
+    assert model["quantized"] and model["teaching"] and model["footprint_bytes"] < model["footprint_16bit_bytes"]
+    summary = next(e for e in events if e["type"] == "summary")
+    assert summary["global_step"] == 65 and not summary["cancelled"]  # 50 samples x 5 epochs at batch 4
+    print(f"train run: {seconds:.1f} s, summary {summary}")
+
+
+def test_loss_falls(trained):
+    losses = [e["loss"] for e in trained[1] if e["type"] == "progress"]
+    assert len(losses) == 65
+    first, last = sum(losses[:13]) / 13, sum(losses[-13:]) / 13  # first and last epoch
+    assert last < first - 0.3
+
+
+def test_adapter_is_saved_and_the_answer_changes(trained):
+    run_dir, events, _ = trained
+    assert (run_dir / "adapter" / "adapter_model.safetensors").stat().st_size > 100_000
+    adapter_config = json.loads((run_dir / "adapter" / "adapter_config.json").read_text())
+    assert adapter_config["r"] == 16 and sorted(adapter_config["target_modules"]) == ["k_proj", "o_proj", "q_proj", "v_proj"]
+    answers = {e["stream"]: e["text"] for e in events if e["type"] == "generation"}
+    print("before:", repr(answers["base"]), "\nafter: ", repr(answers["tuned"]))
+    assert answers["base"] and answers["tuned"] and answers["base"] != answers["tuned"]
+    for stream, text in answers.items():
+        assert "".join(e["text"] for e in events if e["type"] == "token" and e["stream"] == stream) == text
+
+
+def run_in_process(kind: str, config: RunConfig):
+    """The worker's job body without a child process (faster for the checks below)."""
+    run_dir = new_run_dir(kind, config.model)
+    config.save(run_dir / CONFIG_FILE)
+    _write_job(run_dir, {"kind": kind})
+    writer = EventWriter(run_dir)
+    status = worker.run_job(run_dir, writer, worker.CancelFlag())
+    writer.emit("end", status=status)
+    writer.close()
+    return read_all(run_dir)
+
+
+def test_compare_reloads_the_adapter_and_reproduces_both_answers(trained):
+    run_dir, train_events, _ = trained
+    events = run_in_process("compare", RunConfig(adapter=str(run_dir / "adapter")))
+    assert_valid_events(events)
+    before = {e["stream"]: e["text"] for e in train_events if e["type"] == "generation"}
+    after = {e["stream"]: e["text"] for e in events if e["type"] == "generation"}
+    assert after == before  # greedy decoding: the same model and prompt give the same answer
+
+
+def test_cancel_mid_run_saves_a_loadable_adapter(tmp_path):
+    handle = SubprocessRunner().start("train", RunConfig(epochs=50), tmp_path / "run")
+    tail, steps = handle.tail(), 0
+    deadline = time.monotonic() + 300
+    while steps < 3 and time.monotonic() < deadline:
+        steps = max([steps] + [e["step"] for e in tail.read() if e["type"] == "progress"])
+        time.sleep(0.2)
+    handle.cancel()
+    assert handle.wait(timeout=120) == "cancelled"
+    events = read_all(handle.run_dir)
+    assert_valid_events(events)
+    summary = next(e for e in events if e["type"] == "summary")
+    assert summary["cancelled"] and 3 <= summary["global_step"] < 650
+    assert any("cancelled at step" in e["message"] for e in events if e["type"] == "warning")
+    from peft import AutoPeftModelForCausalLM
+
+    model = AutoPeftModelForCausalLM.from_pretrained(summary["adapter_dir"])
+    assert any("lora_B" in name for name, _ in model.named_parameters())
+
+
+def test_errors_in_the_job_become_error_events_with_hints(tmp_path):
+    events = run_in_process("train", RunConfig(dataset="someone/missing-dataset"))
+    assert_valid_events(events)
+    error = next(e for e in events if e["type"] == "error")
+    assert error["error_type"] == "DatasetError" and "bundled" in error["hint"]
+    assert events[-1]["status"] == "failed"
+    events = run_in_process("generate", RunConfig(target_modules="nope", load_in_4bit=True))
+    assert events[-1]["status"] == "finished"  # generate does not touch the LoRA targets
+    events = run_in_process("train", RunConfig(target_modules="query_key_value"))
+    error = next(e for e in events if e["type"] == "error")
+    assert error["error_type"] == "TargetModulesError" and "q_proj" in error["hint"]
+
+
+def test_headless_train_prints_events_and_exits_by_status(tmp_path, capsys):
+    code = main(["train", "--json", "--epochs", "1", "--num-samples", "8", "--max-new-tokens", "5",
+                 "--output", str(tmp_path / "cli-run")])
+    assert code == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert_valid_events(events)
+    assert next(e for e in events if e["type"] == "summary")["global_step"] == 2

@@ -1,0 +1,32 @@
+"""`qlora-tutor generate`: a model (optionally with a LoRA adapter) answers a prompt.
+
+Runs the lab's `generate` job, or `compare` with --compare (the base and the adapter answer
+the same prompt), in a child process, streaming the answer as it is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from tutor.commands.train import add_config_options, config_from_args, start_and_follow
+
+GENERATE_FIELDS = {
+    "model", "adapter", "prompt", "max_new_tokens", "repetition_penalty", "device",
+    "load_in_4bit", "quant_type", "double_quant", "compute_dtype", "seed",
+}
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "generate", help="answer a prompt with a model, optionally with a trained adapter",
+        description="Load the model (4-bit by default), add --adapter if given, and stream the answer.",
+    )
+    parser.add_argument("--compare", action="store_true", help="answer twice: base model, then with --adapter")
+    parser.add_argument("--config", metavar="FILE.toml", help="start from this config (options override it)")
+    parser.add_argument("--output", metavar="DIR", help="run folder (must be new or empty)")
+    parser.add_argument("--json", action="store_true", help="print the raw events as JSON lines")
+    add_config_options(parser, only=GENERATE_FIELDS)
+
+
+def run(args: argparse.Namespace) -> int:
+    return start_and_follow("compare" if args.compare else "generate", config_from_args(args), args)

@@ -1,0 +1,58 @@
+"""`qlora-tutor runs`: list lab runs (running and finished), or replay/follow one."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from tutor.cli import CommandError
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("runs", help="list lab runs, or follow one by name")
+    parser.add_argument("name", nargs="?", help="a run's folder name (or path): replay its events, follow it if running")
+    parser.add_argument("--root", metavar="DIR", help="look in this folder instead of the user's runs folder")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def run(args: argparse.Namespace) -> int:
+    from tutor import paths
+    from tutor.engine.config import LabError
+    from tutor.engine.jobs import attach, list_runs
+
+    root = Path(args.root).expanduser() if args.root else paths.runs_dir()
+    if args.name:
+        from tutor.commands.train import follow
+
+        run_dir = Path(args.name).expanduser()
+        run_dir = run_dir if run_dir.is_dir() else root / args.name
+        try:
+            handle = attach(run_dir)
+        except LabError as exc:
+            raise CommandError(f"{exc}\n  hint: {exc.hint}") from None
+        return follow(handle, json_mode=args.json)
+    runs = list_runs(root)
+    if args.json:
+        for info in runs:
+            print(json.dumps({
+                "name": info.name, "run_dir": str(info.run_dir), "kind": info.kind, "status": info.status,
+                "model": info.model, "started_at": info.started_at, "pid": info.pid,
+                "summary": info.summary, "error": info.error,
+            }))
+        return 0
+    if not runs:
+        print(f"no runs yet in {root}; start one with `qlora-tutor train --model tiny`")
+        return 0
+    print(f"{'RUN':<40} {'KIND':<9} {'STATUS':<10} {'MODEL':<16} {'STARTED':<17} RESULT")
+    for info in runs:
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.started_at))
+        if info.summary:
+            result = f"{info.summary['global_step']} steps, loss {info.summary['train_loss']}"
+        elif info.error:
+            result = info.error.get("message", "")[:60]
+        else:
+            result = ""
+        print(f"{info.name:<40} {info.kind:<9} {info.status:<10} {info.model[:16]:<16} {started:<17} {result}")
+    return 0

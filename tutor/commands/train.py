@@ -1,0 +1,227 @@
+"""`qlora-tutor train`: run the lab's train job headless and show its events.
+
+The command starts the same child job the lab screens start and tails its events: a rich
+progress bar on a terminal, plain lines otherwise, raw JSON lines with --json. Ctrl-C
+cancels the job cleanly (the adapter trained so far is saved); a second Ctrl-C forces it.
+Every RunConfig field is an option (`--lora-r`, `--learning-rate`, ...), generated from the
+dataclass so the CLI and the config file can never drift apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import fields
+
+from tutor.cli import CommandError
+
+SHORT_FLAGS = {"learning_rate": "--lr"}
+EXIT_CODES = {"finished": 0, "cancelled": 130}
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train", help="fine-tune with QLoRA headless (same job as the lab)",
+        description="Load the model in 4 bits, answer the prompt, train a LoRA adapter, answer again.",
+    )
+    parser.add_argument("--config", metavar="FILE.toml", help="start from this config (options override it)")
+    parser.add_argument("--output", metavar="DIR", help="run folder (must be new or empty); default: a new one under the runs folder")
+    parser.add_argument("--json", action="store_true", help="print the raw events as JSON lines")
+    add_config_options(parser, exclude={"adapter"})
+
+
+def run(args: argparse.Namespace) -> int:
+    return start_and_follow("train", config_from_args(args), args)
+
+
+def add_config_options(parser: argparse.ArgumentParser, only=None, exclude=()) -> None:
+    """One option per RunConfig field, with the field's help text; default None = keep."""
+    from tutor.engine.config import RunConfig
+
+    group = parser.add_argument_group("run settings (default: the seed's recipe)")
+    for f in fields(RunConfig):
+        if (only and f.name not in only) or f.name in exclude:
+            continue
+        flags = ["--" + f.name.replace("_", "-")]
+        if f.name in SHORT_FLAGS:
+            flags.append(SHORT_FLAGS[f.name])
+        help_ = f"{f.metadata['help']} (default: {getattr(RunConfig, f.name, f.default)!r})"
+        if f.type == "bool":
+            group.add_argument(*flags, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_)
+        else:
+            converter = {"int": int, "float": float, "int | str": _int_or_auto}.get(f.type, str)
+            group.add_argument(*flags, dest=f.name, type=converter, default=None, metavar=f.name.upper(), help=help_)
+
+
+def config_from_args(args: argparse.Namespace):
+    """The --config file (or the defaults) with every given option applied, validated."""
+    from tutor.engine.config import ConfigError, LabError, RunConfig
+
+    try:
+        config = RunConfig.load(args.config) if getattr(args, "config", None) else RunConfig()
+    except LabError as exc:
+        raise CommandError(_with_hint(exc)) from None
+    for f in fields(RunConfig):
+        value = getattr(args, f.name, None)
+        if value is not None:
+            setattr(config, f.name, value)
+    try:
+        return config.check()
+    except ConfigError as exc:
+        raise CommandError("invalid settings:\n" + "\n".join(f"  --{e.field.replace('_', '-')}: {e.message}" for e in exc.errors)) from None
+
+
+def start_and_follow(kind: str, config, args: argparse.Namespace) -> int:
+    """Start a job, stream its events until `end`, cancel it on Ctrl-C; exit code by status."""
+    from tutor.engine.config import LabError
+    from tutor.engine.jobs import SubprocessRunner
+
+    try:
+        handle = SubprocessRunner().start(kind, config, args.output)
+    except LabError as exc:
+        raise CommandError(_with_hint(exc)) from None
+    return follow(handle, json_mode=args.json)
+
+
+def follow(handle, json_mode: bool) -> int:
+    """Print a job's events (replaying any already written) until it ends."""
+    printer = JsonPrinter() if json_mode else (RichPrinter() if sys.stdout.isatty() else PlainPrinter())
+    if not json_mode:
+        print(f"run folder: {handle.run_dir}", file=sys.stderr)
+    tail = handle.tail()
+    status = None
+    with printer:
+        while status is None:
+            try:
+                exited = not handle.is_running()  # checked first: events written before exit are read below
+                for event in tail.read():
+                    printer.show(event)
+                    if event["type"] == "error":
+                        print_error(event)
+                    if event["type"] == "end":
+                        status = event["status"]
+                if status is None and exited:
+                    status = "lost"
+                    print(f"qlora-tutor: the job stopped without finishing (killed?); see {handle.run_dir / 'run.log'}",
+                          file=sys.stderr)
+                elif status is None:
+                    time.sleep(0.2)
+            except KeyboardInterrupt:
+                forced = handle.cancel_requests > 0
+                handle.cancel()
+                print("\nforcing the job to stop" if forced else
+                      "\ncancelling: the job stops after this step and saves the adapter (Ctrl-C again to force)",
+                      file=sys.stderr)
+    return EXIT_CODES.get(status, 1)
+
+
+def print_error(event: dict) -> None:
+    print(f"qlora-tutor: {event.get('message')}", file=sys.stderr)
+    if event.get("hint"):
+        print(f"  hint: {event['hint']}", file=sys.stderr)
+
+
+class JsonPrinter:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def show(self, event: dict) -> None:
+        print(json.dumps(event), flush=True)
+
+
+class PlainPrinter(JsonPrinter):
+    """One readable line per event; answers are printed whole, not token by token."""
+
+    def show(self, event: dict) -> None:
+        line = describe(event)
+        if line:
+            print(line, flush=True)
+
+
+class RichPrinter(JsonPrinter):
+    """A progress bar for training; answers stream in as they are generated."""
+
+    def __enter__(self):
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.console = Console()
+        self.progress = Progress(
+            TextColumn("[bold]training"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+            TextColumn("{task.fields[detail]}"), TimeRemainingColumn(), console=self.console,
+        )
+        self.task = None
+        self.streaming = False
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+        return False
+
+    def show(self, event: dict) -> None:
+        kind = event["type"]
+        if kind == "progress":
+            detail = f"loss {event['loss']:.3f}" + (f"  {event['tokens_per_s']:.0f} tok/s" if event.get("tokens_per_s") else "")
+            if self.task is None:
+                self.progress.start()
+                self.task = self.progress.add_task("train", total=event["total_steps"], detail=detail)
+            self.progress.update(self.task, completed=event["step"], detail=detail)
+        elif kind == "token":
+            if not self.streaming:
+                self.console.print(f"[bold]{event['stream']}:[/bold] ", end="")
+                self.streaming = True
+            self.console.print(event["text"], end="", markup=False, highlight=False)
+        elif kind == "generation":
+            if not self.streaming:  # a replayed run without token events
+                self.console.print(f"[bold]{event['stream']}:[/bold] {event['text']}", markup=False)
+            else:
+                self.console.print()
+            self.streaming = False
+        elif kind not in ("error",):
+            line = describe(event)
+            if line:
+                self.console.print(line, markup=False, highlight=False)
+
+
+def describe(event: dict) -> str | None:
+    """A one-line, human reading of an event (None: nothing worth a line)."""
+    kind = event["type"]
+    if kind == "phase":
+        return f"[{event['phase']}]" + (f" {event['message']}" if event.get("message") else "")
+    if kind == "model":
+        size = f"{event['footprint_bytes'] / 2**20:.1f} MiB" if event.get("footprint_bytes") else "?"
+        label = " (teaching model)" if event.get("teaching") else ""
+        return f"model {event['name']}{label}: {event['params']:,} parameters, {size} on {event['device']}" + (", 4-bit" if event.get("quantized") else "")
+    if kind == "progress":
+        parts = [f"step {event['step']}/{event['total_steps']}", f"epoch {event['epoch']:.2f}", f"loss {event['loss']:.4f}"]
+        if event.get("learning_rate") is not None:
+            parts.append(f"lr {event['learning_rate']:.2e}")
+        if event.get("tokens_per_s"):
+            parts.append(f"{event['tokens_per_s']:.0f} tok/s")
+        if event.get("eta_s") is not None:
+            parts.append(f"eta {event['eta_s']:.0f}s")
+        return "  ".join(parts)
+    if kind == "generation":
+        return f"{event['stream']}: {event['text']!r}"
+    if kind == "summary":
+        return (f"summary: {event['global_step']} steps, train_loss {event['train_loss']}, "
+                f"{event.get('train_runtime') or 0:.1f} s" + (" (cancelled)" if event.get("cancelled") else "")
+                + f", adapter in {event['adapter_dir']}")
+    if kind in ("warning", "log"):
+        return f"{'warning: ' if kind == 'warning' else ''}{event['message']}"
+    if kind == "end":
+        return f"[end] {event['status']}"
+    return None
+
+
+def _int_or_auto(text: str):
+    return text if text == "auto" else int(text)
+
+
+def _with_hint(exc) -> str:
+    return f"{exc}\n  hint: {exc.hint}" if getattr(exc, "hint", "") else str(exc)

@@ -1,0 +1,236 @@
+"""The run config: one dataclass whose defaults are the seed article's QLoRA recipe.
+
+It is flat (one attribute per form field) so a screen can bind inputs to attributes and show
+`validate()`'s errors next to the right field; on disk it is TOML grouped into sections.
+Validation is cheap and runs before anything heavy loads.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+DEFAULT_PROMPT = "I want you to act as a motivation coach."
+BUNDLED_DATASET = "bundled"
+QUANT_TYPES = ("nf4", "fp4")
+COMPUTE_DTYPES = ("bf16", "fp16", "fp32")
+LORA_BIASES = ("none", "all", "lora_only")
+DEVICES = ("auto", "cpu", "cuda")
+OPTIMIZERS = ("auto", "adamw_torch", "paged_adamw_8bit", "paged_adamw_32bit", "adamw_8bit")
+SPEEDS = ("auto", "packed", "seed")
+
+
+class LabError(Exception):
+    """A failure the user can fix: a one-line message plus a hint on what to do instead.
+
+    Raised anywhere in the engine; the worker turns it into an `error` event and the CLI
+    prints it without a traceback.
+    """
+
+    hint = ""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
+
+
+class ConfigError(LabError):
+    hint = "Fix the fields listed above and try again."
+
+    def __init__(self, errors: list["FieldError"]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+
+def _section(name: str, default: Any, help_: str) -> Any:
+    return field(default=default, metadata={"section": name, "help": help_})
+
+
+@dataclass
+class RunConfig:
+    """Everything a lab run needs. `metadata["help"]` is one line a form can show."""
+
+    # [model]
+    model: str = _section("model", "tiny", "preset name, hub id, or local folder")
+    target_modules: str = _section(
+        "model", "auto", "auto (from the architecture), all-linear, or names: q_proj,v_proj"
+    )
+    device: str = _section("model", "auto", "auto, cpu or cuda")
+    # [quantization]
+    load_in_4bit: bool = _section("quantization", True, "load the base weights in 4 bits")
+    quant_type: str = _section("quantization", "nf4", "nf4 (NormalFloat) or fp4")
+    double_quant: bool = _section("quantization", True, "quantize the quantization constants too")
+    compute_dtype: str = _section(
+        "quantization", "bf16", "bf16, fp16 or fp32; bf16 falls back to fp16 on GPUs without it, fp32 on CPU"
+    )
+    # [lora]
+    lora_r: int = _section("lora", 16, "rank of the update B·A")
+    lora_alpha: float = _section("lora", 16, "scale of the update (alpha / r)")
+    lora_dropout: float = _section("lora", 0.05, "dropout on the adapter's input, 0 to 1")
+    lora_bias: str = _section("lora", "none", "none, all or lora_only")
+    # [training]
+    learning_rate: float = _section("training", 2e-4, "optimizer step size")
+    epochs: float = _section("training", 5, "passes over the samples")
+    batch_size: int | str = _section(
+        "training", "auto", "samples per step, or auto (GPU: 8, halved on out-of-memory; CPU: 4)"
+    )
+    max_length: int = _section("training", 256, "tokens per sample, longer ones are cut")
+    gradient_checkpointing: bool = _section(
+        "training", True, "recompute activations in backward: less memory, slower"
+    )
+    optim: str = _section("training", "auto", "auto: paged_adamw_8bit on a GPU, adamw_torch on CPU")
+    speed: str = _section(
+        "training", "auto",
+        "packed: whole documents packed into rows, each masked from the others (faster, same loss); "
+        "seed: the seed's padded batches; auto: packed on a GPU, seed on CPU",
+    )
+    seed: int = _section("training", 42, "random seed for a repeatable run")
+    # [data]
+    dataset: str = _section("data", BUNDLED_DATASET, "bundled, a hub dataset id, or a .jsonl/.csv/.txt")
+    text_column: str = _section("data", "prompt", "the column that holds the training text")
+    num_samples: int = _section("data", 50, "use the first N rows")
+    # [generation]
+    prompt: str = _section("generation", DEFAULT_PROMPT, "what the model is asked before and after")
+    max_new_tokens: int = _section("generation", 50, "length of each answer")
+    repetition_penalty: float = _section("generation", 1.5, "above 1 discourages repeating tokens")
+    adapter: str = _section("generation", "", "adapter folder for generate/compare (empty: base)")
+
+    def validate(self) -> list[FieldError]:
+        """Every problem at once, each tied to its field; empty when the config is usable."""
+        errors: list[FieldError] = []
+
+        def need(ok: bool, name: str, message: str) -> None:
+            if not ok:
+                errors.append(FieldError(name, message))
+
+        for f in fields(self):
+            value = getattr(self, f.name)
+            expected = _expected_types(f.name)
+            if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
+                errors.append(FieldError(f.name, f"expected {_type_names(expected)}, got {value!r}"))
+        if errors:
+            return errors
+        need(bool(self.model.strip()), "model", "must not be empty")
+        need(bool(self.target_modules.strip()), "target_modules", "must not be empty")
+        need(self.device in DEVICES, "device", f"must be one of {', '.join(DEVICES)}")
+        need(self.quant_type in QUANT_TYPES, "quant_type", f"must be one of {', '.join(QUANT_TYPES)}")
+        need(self.compute_dtype in COMPUTE_DTYPES, "compute_dtype", f"must be one of {', '.join(COMPUTE_DTYPES)}")
+        need(self.lora_r >= 1, "lora_r", "must be at least 1")
+        need(self.lora_alpha > 0, "lora_alpha", "must be greater than 0")
+        need(0 <= self.lora_dropout < 1, "lora_dropout", "must be in [0, 1)")
+        need(self.lora_bias in LORA_BIASES, "lora_bias", f"must be one of {', '.join(LORA_BIASES)}")
+        need(0 < self.learning_rate <= 1, "learning_rate", "must be in (0, 1]")
+        need(self.epochs > 0, "epochs", "must be greater than 0")
+        need(
+            self.batch_size == "auto" or (isinstance(self.batch_size, int) and self.batch_size >= 1),
+            "batch_size",
+            "must be auto or a whole number of at least 1",
+        )
+        need(self.max_length >= 8, "max_length", "must be at least 8")
+        need(self.optim in OPTIMIZERS, "optim", f"must be one of {', '.join(OPTIMIZERS)}")
+        need(self.speed in SPEEDS, "speed", f"must be one of {', '.join(SPEEDS)}")
+        need(bool(self.dataset.strip()), "dataset", "must not be empty")
+        need(bool(self.text_column.strip()), "text_column", "must not be empty")
+        need(self.num_samples >= 1, "num_samples", "must be at least 1")
+        need(bool(self.prompt.strip()), "prompt", "must not be empty")
+        need(1 <= self.max_new_tokens <= 4096, "max_new_tokens", "must be between 1 and 4096")
+        need(self.repetition_penalty > 0, "repetition_penalty", "must be greater than 0")
+        return errors
+
+    def check(self) -> "RunConfig":
+        """Raise ConfigError listing every invalid field; return self so calls can chain."""
+        errors = self.validate()
+        if errors:
+            raise ConfigError(errors)
+        return self
+
+    def target_module_spec(self) -> str | list[str]:
+        """`auto` / `all-linear` as they are, otherwise the comma-separated names as a list."""
+        spec = self.target_modules.strip()
+        if spec in ("auto", "all-linear"):
+            return spec
+        return [name.strip() for name in spec.split(",") if name.strip()]
+
+    # ---- TOML ---------------------------------------------------------------------------
+
+    def to_toml(self) -> str:
+        import tomli_w
+
+        tables: dict[str, dict[str, Any]] = {}
+        for f in fields(self):
+            tables.setdefault(f.metadata["section"], {})[f.name] = getattr(self, f.name)
+        return tomli_w.dumps(tables)
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(self.to_toml(), encoding="utf-8")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
+        """Accept flat keys or `[section]` tables; unknown keys are an error, not ignored."""
+        flat: dict[str, Any] = {}
+        for key, value in data.items():
+            if isinstance(value, dict) and key in SECTIONS:
+                flat.update(value)
+            else:
+                flat[key] = value
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(flat) - known)
+        if unknown:
+            raise ConfigError([FieldError(name, "unknown setting") for name in unknown])
+        if isinstance(flat.get("target_modules"), list):
+            flat["target_modules"] = ",".join(flat["target_modules"])
+        for name in ("lora_alpha", "lora_dropout", "learning_rate", "epochs", "repetition_penalty"):
+            if isinstance(flat.get(name), int) and not isinstance(flat[name], bool):
+                flat[name] = float(flat[name])
+        return cls(**flat)
+
+    @classmethod
+    def from_toml(cls, text: str) -> "RunConfig":
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise LabError(f"the config is not valid TOML: {exc}", "Check the file's syntax.") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def load(cls, path: Path) -> "RunConfig":
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise LabError(f"cannot read config {path}: {exc.strerror}", "Pass an existing .toml file.") from None
+        return cls.from_toml(text)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+SECTIONS = tuple(dict.fromkeys(f.metadata["section"] for f in fields(RunConfig)))
+
+
+def _expected_types(name: str) -> tuple[type, ...]:
+    kind = {f.name: f.type for f in fields(RunConfig)}[name]
+    return {
+        "str": (str,),
+        "bool": (bool,),
+        "int": (int,),
+        "float": (float, int),
+        "int | str": (int, str),
+    }[kind]
+
+
+def _type_names(types: tuple[type, ...]) -> str:
+    return " or ".join(t.__name__ for t in types)

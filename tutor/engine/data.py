@@ -1,0 +1,66 @@
+"""Training data: the bundled prompts, a hub dataset, or a local file, through `datasets`.
+
+Whatever the source, the result is a `datasets.Dataset` with one column, `text` (the
+contents of `config.text_column`), holding the first `config.num_samples` rows, as the seed does with fka/awesome-chatgpt-prompts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tutor.engine.config import BUNDLED_DATASET, LabError, RunConfig
+
+BUNDLED_FILE = Path(__file__).resolve().parents[1] / "data" / "prompts.jsonl"
+TEXT_COLUMN = "text"
+LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".txt": "text"}
+
+
+class DatasetError(LabError):
+    hint = "Use --dataset bundled, a hub dataset id, or a local .jsonl, .csv or .txt file."
+
+
+def load_training_data(config: RunConfig):
+    """The rows to train on, reduced to the text column; raises DatasetError with the fix."""
+    dataset, column = _load(config.dataset.strip(), config.text_column)
+    if len(dataset) == 0:
+        raise DatasetError(f"dataset {config.dataset} has no rows")
+    if column not in dataset.column_names:
+        raise DatasetError(
+            f"dataset {config.dataset} has no column {column!r}",
+            f"Set text_column (--text-column) to one of: {', '.join(dataset.column_names)}",
+        )
+    dataset = dataset.select(range(min(config.num_samples, len(dataset))))
+    dataset = dataset.filter(lambda row: isinstance(row[column], str) and row[column].strip() != "")
+    if len(dataset) == 0:
+        raise DatasetError(f"column {column!r} of {config.dataset} holds no text in its first {config.num_samples} rows")
+    # Always `text`: trl reads a column named `prompt` as the first half of prompt/completion
+    # pairs, which would train on nothing here.
+    dataset = dataset.select_columns([column])
+    return dataset if column == TEXT_COLUMN else dataset.rename_column(column, TEXT_COLUMN)
+
+
+def _load(source: str, column: str):
+    """(dataset, text column); plain .txt files have one row per line in column `text`."""
+    from datasets import load_dataset
+
+    if source == BUNDLED_DATASET:
+        return load_dataset("json", data_files=str(BUNDLED_FILE), split="train"), column
+    path = Path(source).expanduser()
+    if path.suffix.lower() in LOCAL_FORMATS or path.exists():
+        if not path.is_file():
+            raise DatasetError(f"dataset file {path} does not exist")
+        builder = LOCAL_FORMATS.get(path.suffix.lower())
+        if builder is None:
+            raise DatasetError(f"cannot read {path.name}: unknown file type")
+        try:
+            dataset = load_dataset(builder, data_files=str(path), split="train")
+        except Exception as exc:  # datasets raises many types for malformed files
+            raise DatasetError(f"cannot read {path}: {exc}") from exc
+        return dataset, ("text" if builder == "text" else column)
+    try:
+        return load_dataset(source, split="train"), column
+    except Exception as exc:
+        raise DatasetError(
+            f"cannot load hub dataset {source!r} ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})",
+            "Without hub access use --dataset bundled (66 prompts in the same style) or a local file.",
+        ) from exc
