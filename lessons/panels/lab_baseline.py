@@ -1,0 +1,50 @@
+"""lab-baseline: load a model in 4-bit, see what that saves, and hear its answer stream in."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Button, Static
+
+from lessons.panels.lab_common import LabPanel
+from tutor.engine.config import ConfigError
+from tutor.engine.presets import PRESETS
+from tutor.ui.widgets.config_form import ConfigForm
+from tutor.ui.widgets.model_footprint import ModelFootprint
+from tutor.ui.widgets.run_log import RunLog
+from tutor.ui.widgets.stream_view import StreamView
+
+FORM_FIELDS = ("model", "prompt", "max_new_tokens", "repetition_penalty")
+
+
+class LabBaselinePanel(LabPanel):
+    KIND = "generate"
+
+    def compose(self) -> ComposeResult:
+        yield ConfigForm(FORM_FIELDS, id="baseline-form")
+        with Horizontal(classes="lab-buttons"):
+            yield Button("Load in 4-bit and answer", id="start", variant="primary")
+        yield Static("Pick a model and a prompt, then load it.", classes="lab-status")
+        yield ModelFootprint(id="baseline-footprint", classes="run-pane")
+        yield StreamView("base", "answer before training", id="baseline-answer", classes="run-pane")
+        yield RunLog(id="baseline-log", classes="run-pane")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "start":
+            self.start_run(self.query_one(ConfigForm).read())
+
+    def on_config_error(self, exc: ConfigError) -> None:
+        self.query_one(ConfigForm).show_errors({e.field: e.message for e in exc.errors})
+        super().on_config_error(exc)
+
+    @classmethod
+    def report(cls) -> Table:
+        """The models the lab knows by name."""
+        table = Table(title="lab-baseline: model presets (or pass any hub id / local folder)")
+        for column in ("preset", "hub id", "about"):
+            table.add_column(column)
+        for preset in PRESETS.values():
+            about = ("TEACHING MODEL: " if preset.teaching else "") + preset.description
+            table.add_row(preset.name, preset.hub_id or "(built locally)", about)
+        return table

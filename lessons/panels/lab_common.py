@@ -1,0 +1,116 @@
+"""What the three lab panels share: start a job, follow one run, feed its events to the panes.
+
+The app's JobManager owns the runs; a panel only watches one. On mount it picks up the
+latest run of its kind and replays it, so leaving a lesson and coming back (or relaunching
+the app) shows the run whole. Every child with the class `run-pane` has `apply(events)` and
+`clear()` and gets each batch of events.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from rich.markup import escape
+from textual.containers import Vertical
+from textual.widgets import Button, Static
+
+from tutor.engine.config import ConfigError, LabError, RunConfig
+from tutor.engine.jobs import ADAPTER_DIR
+from tutor.ui.job_manager import JobEvents, TrackedRun
+
+
+def adapter_files(run_dir: Path) -> list[tuple[str, int]]:
+    """The files of a run's saved adapter with their sizes in bytes; empty if none saved."""
+    folder = Path(run_dir) / ADAPTER_DIR
+    if not folder.is_dir():
+        return []
+    return sorted((p.name, p.stat().st_size) for p in folder.iterdir() if p.is_file())
+
+
+def describe_status(run: TrackedRun) -> str:
+    """One markup line on where the run stands, errors with their hint."""
+    name = escape(run.run_dir.name)
+    status = run.status
+    events = run.events
+    if status == "failed":
+        error = next((e for e in reversed(events) if e.get("type") == "error"), {})
+        hint = f"\n[b]hint:[/b] {escape(str(error['hint']))}" if error.get("hint") else ""
+        return f"[b red]failed:[/b red] {escape(str(error.get('message', 'see run.log')))}{hint}"
+    if status == "lost":
+        return f"[b red]{name} stopped without an end event[/b red]; see run.log in {escape(str(run.run_dir))}"
+    if status == "cancelled":
+        return f"[b]{name}: cancelled[/b]; the adapter holds what was trained until then"
+    if status == "running" and run.cancel_requested:
+        return f"[b]{name}: stopping[/b] after the current step; the adapter trained so far will be saved"
+    phase = next((e.get("phase") for e in reversed(events) if e.get("type") == "phase"), "starting")
+    return f"[b]{name}: {status}[/b]" + (f" ({phase})" if status == "running" else "")
+
+
+class LabPanel(Vertical):
+    """Base of the lab panels. Subclasses set KIND and compose a `#start` button."""
+
+    KIND: ClassVar[str]
+    DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text(encoding="utf-8")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.run: TrackedRun | None = None
+
+    @property
+    def jobs(self):
+        return self.app.jobs
+
+    def on_mount(self) -> None:
+        if run := self.jobs.latest(self.KIND):
+            self.follow(run)
+        self.refresh_controls()
+
+    def on_unmount(self) -> None:
+        self.jobs.unwatch(self)
+
+    def follow(self, run: TrackedRun) -> None:
+        """Show `run` from its first event; later batches arrive as JobEvents."""
+        self.jobs.unwatch(self)
+        self.run = run
+        for pane in self.query(".run-pane"):
+            pane.clear()
+        self.show_events(self.jobs.watch(self, run))
+
+    def on_job_events(self, message: JobEvents) -> None:
+        if self.run is not None and message.run_dir == self.run.run_dir:
+            self.show_events(message.events)
+
+    def show_events(self, events: list[dict]) -> None:
+        if events:
+            for pane in self.query(".run-pane"):
+                pane.apply(events)
+        self.refresh_controls()
+
+    def start_run(self, config: RunConfig | None) -> None:
+        """Start a job with `config` (None: the form showed what is wrong) and follow it."""
+        if config is None:
+            self.say("[b red]Some fields need fixing[/b red]; see the messages under them.")
+            return
+        try:
+            run = self.jobs.start(self.KIND, config)
+        except ConfigError as exc:
+            self.on_config_error(exc)
+            return
+        except LabError as exc:
+            self.say(f"[b red]{escape(str(exc))}[/b red]\n[b]hint:[/b] {escape(exc.hint)}")
+            return
+        self.follow(run)
+
+    def on_config_error(self, exc: ConfigError) -> None:
+        self.say(f"[b red]{escape(str(exc))}[/b red]")
+
+    def refresh_controls(self) -> None:
+        """Only one run at a time per panel; say where the followed run stands."""
+        active = self.run is not None and self.run.is_active
+        self.query_one("#start", Button).disabled = active
+        if self.run is not None:
+            self.say(describe_status(self.run))
+
+    def say(self, markup: str) -> None:
+        self.query_one(".lab-status", Static).update(markup)

@@ -1,0 +1,103 @@
+"""lab-compare: pick a trained adapter, see its files, and hear base and fine-tuned side by side."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from rich.console import Group
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Button, Select, Static
+
+from lessons.panels.lab_common import LabPanel, adapter_files
+from tutor.engine.config import ConfigError, LabError, RunConfig
+from tutor.engine.jobs import ADAPTER_DIR, CONFIG_FILE
+from tutor.ui.units import human_bytes
+from tutor.ui.widgets.config_form import ConfigForm
+from tutor.ui.widgets.run_log import RunLog
+from tutor.ui.widgets.stream_view import StreamView
+
+FORM_FIELDS = ("prompt", "max_new_tokens", "repetition_penalty")
+
+
+def files_table(run_dir: Path) -> Table:
+    table = Table(title=f"{run_dir.name}/{ADAPTER_DIR}", title_justify="left")
+    table.add_column("file")
+    table.add_column("size", justify="right")
+    for name, size in adapter_files(run_dir):
+        table.add_row(name, human_bytes(size))
+    return table
+
+
+def train_config(run_dir: Path) -> RunConfig:
+    """The config the adapter was trained with, so the base model and 4-bit settings match."""
+    try:
+        return RunConfig.load(run_dir / CONFIG_FILE)
+    except LabError:
+        return RunConfig()
+
+
+class LabComparePanel(LabPanel):
+    KIND = "compare"
+
+    def compose(self) -> ComposeResult:
+        yield Select([], prompt="Train a run in lab-train first", id="adapter-choice")
+        yield Static("", id="adapter-files")
+        yield ConfigForm(FORM_FIELDS, id="compare-form")
+        with Horizontal(classes="lab-buttons"):
+            yield Button("Reload and compare", id="start", variant="primary")
+        yield Static("The base answer (adapter off) streams first, then the fine-tuned one (adapter on).",
+                     classes="lab-status")
+        with Horizontal(classes="stream-pair"):
+            yield StreamView("base", "base model", id="compare-base", classes="run-pane")
+            yield StreamView("tuned", "fine-tuned (base + adapter)", id="compare-tuned", classes="run-pane")
+        yield RunLog(id="compare-log", classes="run-pane")
+
+    def on_mount(self) -> None:
+        self.list_adapters()
+
+    def list_adapters(self) -> None:
+        """Offer every known train run that saved an adapter, newest first."""
+        runs = [r for r in self.jobs.runs("train") if adapter_files(r.run_dir)]
+        choice = self.query_one("#adapter-choice", Select)
+        choice.set_options([(f"{r.run_dir.name} ({r.status})", str(r.run_dir)) for r in runs])
+        if runs:
+            choice.value = str(runs[0].run_dir)
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "adapter-choice" and event.value is not Select.NULL:
+            self.query_one("#adapter-files", Static).update(files_table(self._chosen_run()))
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id != "start":
+            return
+        run_dir = self._chosen_run()
+        if run_dir is None:
+            self.say("[b red]No adapter chosen.[/b red] Train one in lab-train first.")
+            return
+        form = self.query_one(ConfigForm).read()
+        if form is None:
+            self.start_run(None)
+            return
+        asked = {name: getattr(form, name) for name in FORM_FIELDS}
+        self.start_run(replace(train_config(run_dir), adapter=str(run_dir / ADAPTER_DIR), **asked))
+
+    def on_config_error(self, exc: ConfigError) -> None:
+        self.query_one(ConfigForm).show_errors({e.field: e.message for e in exc.errors})
+        super().on_config_error(exc)
+
+    def _chosen_run(self) -> Path | None:
+        value = self.query_one("#adapter-choice", Select).value
+        return None if value is Select.NULL else Path(value)
+
+    @classmethod
+    def report(cls) -> Group:
+        """The adapters trained so far, with their files and sizes."""
+        from tutor.engine.jobs import list_runs
+
+        runs = [info for info in list_runs() if info.kind == "train" and adapter_files(info.run_dir)]
+        if not runs:
+            return Group("No trained adapter yet: run lab-train first, then compare here.")
+        return Group(*(files_table(info.run_dir) for info in runs[:5]))

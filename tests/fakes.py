@@ -1,0 +1,161 @@
+"""A fake job runner: a thread writes the events a real job would, in a fraction of the time.
+
+It honours the runner contract of `tutor.engine.jobs` (start / attach / list_runs, handles
+with run_dir, kind, pid, is_running, cancel), so the UI cannot tell it from the child process.
+Jobs live in a module-wide registry, so a second app in the same test re-attaches to them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+from tutor.engine.events import EVENTS_FILE, EventTail, EventWriter
+from tutor.paths import runs_dir
+
+_JOBS: dict[Path, FakeJob] = {}
+ANSWERS = {
+    "base": "I am a motivation coach and I coach coach coach",
+    "tuned": "I want you to act as a motivation coach. My first request is to keep going.",
+}
+
+
+class FakeJob(threading.Thread):
+    """Writes one run's events. `hold` pauses it after a given step until released."""
+
+    def __init__(self, run_dir: Path, kind: str, *, steps: int, step_s: float,
+                 hold_after_step: int | None, fail_with: dict | None, gpu: dict | None) -> None:
+        super().__init__(daemon=True)
+        self.run_dir, self.kind = run_dir, kind
+        self.steps, self.step_s, self.hold_after_step = steps, step_s, hold_after_step
+        self.fail_with, self.gpu = fail_with, gpu
+        self.released = threading.Event()
+        self.cancelled = threading.Event()
+
+    def run(self) -> None:
+        out = EventWriter(self.run_dir)
+        try:
+            out.emit("phase", phase="loading", message="loading tiny in 4-bit")
+            out.emit("model", name="tiny", params=1_234_567, footprint_bytes=1_000_000,
+                     footprint_16bit_bytes=2_500_000, device="cpu", quantized=True, teaching=True)
+            if self.fail_with:
+                out.emit("error", **self.fail_with)
+                out.emit("end", status="failed")
+                return
+            if self.kind in ("train", "generate", "compare"):
+                self._answer(out, "base", phase="baseline" if self.kind == "train" else "generating")
+            if self.kind == "train":
+                status = self._train(out)
+                out.emit("end", status=status)
+                return
+            if self.kind == "compare":
+                out.emit("phase", phase="reloading", message="AutoPeftModelForCausalLM")
+                self._answer(out, "tuned", phase="generating")
+            out.emit("phase", phase="done")
+            out.emit("end", status="finished")
+        finally:
+            out.close()
+
+    def _answer(self, out: EventWriter, stream: str, phase: str) -> None:
+        out.emit("phase", phase=phase, message=f"{stream} answer")
+        for word in ANSWERS[stream].split(" "):
+            out.emit("token", stream=stream, text=word + " ")
+            time.sleep(self.step_s / 4)
+        out.emit("generation", stream=stream, prompt="I want you to act as a motivation coach.",
+                 text=ANSWERS[stream] + " ", new_tokens=12, seconds=0.1)
+
+    def _train(self, out: EventWriter) -> str:
+        out.emit("phase", phase="training", message=f"{self.steps} steps")
+        done = 0
+        for step in range(1, self.steps + 1):
+            if self.cancelled.is_set():
+                break
+            time.sleep(self.step_s)
+            done = step
+            out.emit("progress", step=step, total_steps=self.steps, epoch=step / 2,
+                     loss=round(3.0 * 0.95**step, 4), learning_rate=2e-4, grad_norm=1.0,
+                     tokens_per_s=1500.0, step_time_s=self.step_s,
+                     eta_s=(self.steps - step) * self.step_s, gpu=self.gpu)
+            if step == self.hold_after_step:
+                self.released.wait(30)
+        cancelled = self.cancelled.is_set()
+        out.emit("phase", phase="saving", message="saving the adapter")
+        out.emit("summary", global_step=done, train_loss=2.5, train_runtime=done * self.step_s,
+                 samples_per_s=1.0, steps_per_s=1.0, tokens_per_s=1500.0, epoch=done / 2,
+                 adapter_dir=str(self.run_dir / "adapter"), cancelled=cancelled,
+                 peak_gpu_bytes=None)
+        (self.run_dir / "adapter").mkdir(exist_ok=True)
+        (self.run_dir / "adapter" / "adapter_model.safetensors").write_bytes(b"\0" * 4096)
+        (self.run_dir / "adapter" / "adapter_config.json").write_text("{}")
+        if cancelled:
+            return "cancelled"
+        out.emit("phase", phase="reloading")
+        self._answer(out, "tuned", phase="generating")
+        out.emit("phase", phase="done")
+        return "finished"
+
+
+def write_dead_run(kind: str, events: list[dict]) -> Path:
+    """A run folder whose process is gone: what a crash (or a kill -9) leaves behind."""
+    run_dir = runs_dir() / f"{time.time_ns()}-{kind}"
+    run_dir.mkdir(parents=True)
+    (run_dir / "fake-run.json").write_text(json.dumps({"kind": kind}))
+    (run_dir / EVENTS_FILE).write_text("".join(json.dumps(e) + "\n" for e in events))
+    return run_dir
+
+
+class FakeHandle:
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.kind = json.loads((run_dir / "fake-run.json").read_text())["kind"]
+        self.pid = os.getpid()
+
+    def _job(self) -> FakeJob | None:
+        return _JOBS.get(self.run_dir)
+
+    def tail(self) -> EventTail:
+        return EventTail(self.run_dir / EVENTS_FILE)
+
+    def is_running(self) -> bool:
+        job = self._job()
+        return job is not None and job.is_alive()
+
+    def cancel(self) -> None:
+        """Like SIGINT to the real job: it stops at its next step (a held job stays held)."""
+        if job := self._job():
+            job.cancelled.set()
+
+
+class FakeRunner:
+    """Configured per test: how many steps, how fast, whether to pause or fail."""
+
+    def __init__(self, *, steps: int = 8, step_s: float = 0.02, hold_after_step: int | None = None,
+                 fail_with: dict | None = None, gpu: dict | None = None) -> None:
+        self.options = dict(steps=steps, step_s=step_s, hold_after_step=hold_after_step,
+                            fail_with=fail_with, gpu=gpu)
+        self.started: list[tuple[str, object]] = []
+
+    def start(self, kind: str, config, run_dir: Path | None = None) -> FakeHandle:
+        self.started.append((kind, config))
+        run_dir = run_dir or runs_dir() / f"{time.time_ns()}-{kind}"
+        run_dir.mkdir(parents=True)
+        (run_dir / "fake-run.json").write_text(json.dumps({"kind": kind}))
+        job = FakeJob(run_dir, kind, **self.options)
+        _JOBS[run_dir] = job
+        job.start()
+        return FakeHandle(run_dir)
+
+    def attach(self, run_dir: Path) -> FakeHandle:
+        return FakeHandle(Path(run_dir))
+
+    def list_runs(self) -> list[Path]:
+        """Newest first, like the engine's list_runs."""
+        return sorted((p.parent for p in runs_dir().glob("*/fake-run.json")), reverse=True)
+
+    @staticmethod
+    def release_all() -> None:
+        for job in _JOBS.values():
+            job.released.set()

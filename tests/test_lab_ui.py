@@ -1,0 +1,316 @@
+"""The lab screens, driven with Pilot against a fake runner (fast) and once against the real
+engine on the tiny model (slow)."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import textwrap
+import time
+from importlib.util import find_spec
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from textual.widgets import Button, Input, Select, Static
+
+from fakes import ANSWERS, FakeRunner
+from lessons.panels.lab_baseline import LabBaselinePanel
+from lessons.panels.lab_compare import LabComparePanel
+from lessons.panels.lab_train import LabTrainPanel
+from tutor.ui.app import create_app
+from tutor.ui.widgets.gpu_gauge import GpuGauge
+from tutor.ui.widgets.loss_chart import LossChart
+from tutor.ui.widgets.model_footprint import ModelFootprint
+from tutor.ui.widgets.run_log import RunLog
+from tutor.ui.widgets.stream_view import StreamView
+
+SIZE = (130, 60)
+
+
+def plain(renderable) -> str:
+    console = Console(width=SIZE[0], record=True, color_system=None, file=io.StringIO())
+    console.print(renderable)
+    return console.export_text()
+
+
+def shown(widget: Static) -> str:
+    return plain(widget.content)
+
+
+def log_text(log: RunLog) -> str:
+    return "\n".join(strip.text for strip in log.lines)
+
+
+async def wait_until(pilot, condition, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        await pilot.pause(0.05)
+
+
+async def click(pilot, selector: str) -> None:
+    """Scroll the widget into view first: the lesson is longer than the terminal."""
+    pilot.app.screen.query_one(selector).scroll_visible(animate=False)
+    await pilot.pause()
+    await pilot.click(selector)
+
+
+async def type_into(pilot, selector: str, text: str) -> None:
+    field = pilot.app.screen.query_one(selector, Input)
+    field.scroll_visible(animate=False)
+    field.value = ""
+    field.focus()
+    await pilot.press(*text)
+
+
+def train_panes(app):
+    panel = app.screen.query_one(LabTrainPanel)
+    return panel, panel.query_one(LossChart), panel.query_one("#run-progress-text", Static)
+
+
+async def test_lab_train_runs_to_completion() -> None:
+    app = create_app(start_lesson="lab-train", runner=FakeRunner(steps=8))
+    async with app.run_test(size=SIZE) as pilot:
+        panel, chart, progress = train_panes(app)
+        await click(pilot, "#start")
+        await wait_until(pilot, lambda: panel.run is not None and panel.run.status == "finished")
+        await pilot.pause(0.6)  # one chart redraw
+        assert chart.steps == list(range(1, 9))
+        assert chart.losses[0] > chart.losses[-1]
+        assert "training loss" in plain(chart.render())
+        assert "step 8/8" in shown(progress) and "finished" in shown(progress)
+        assert "1,500 tokens/s" in shown(progress)
+        assert "CPU run — no GPU memory" in shown(panel.query_one("#gpu-gauge-text", Static))
+        log = log_text(panel.query_one(RunLog))
+        assert "trained 8 steps" in log and "adapter saved to" in log
+        assert f"[tuned answer] {ANSWERS['tuned']}" in log.replace("\n", "")
+        assert "finished" in shown(panel.query_one(".lab-status", Static))
+        assert not panel.query_one("#start", Button).disabled
+        assert panel.query_one("#cancel", Button).disabled
+
+
+async def test_gpu_gauge_shows_allocated_reserved_and_total() -> None:
+    gpu = {"allocated": 3.61 * 2**30, "reserved": 4 * 2**30, "max_allocated": 6.14 * 2**30, "total": 80 * 2**30}
+    app = create_app(start_lesson="lab-train", runner=FakeRunner(steps=2, gpu=gpu))
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.screen.query_one(LabTrainPanel)
+        await click(pilot, "#start")
+        await wait_until(pilot, lambda: panel.run is not None and panel.run.status == "finished")
+        text = shown(panel.query_one(GpuGauge).query_one("#gpu-gauge-text", Static))
+        assert "allocated 3.61 GiB" in text and "reserved 4.00 GiB" in text
+        assert "peak 6.14 GiB of 80.00 GiB" in text
+
+
+async def test_bad_input_is_marked_inline_and_nothing_starts() -> None:
+    runner = FakeRunner()
+    app = create_app(start_lesson="lab-train", runner=runner)
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.screen.query_one(LabTrainPanel)
+        assert panel.query_one("#field-learning_rate", Input).value == "0.0002"  # the seed's
+        await type_into(pilot, "#field-lora_dropout", "fast")
+        await type_into(pilot, "#field-lora_r", "0")
+        await pilot.pause()
+        assert "expected a number" in shown(panel.query_one("#error-lora_dropout", Static))
+        assert "must be at least 1" in shown(panel.query_one("#error-lora_r", Static))
+        assert panel.query_one("#error-lora_dropout").display
+        assert not panel.query_one("#error-lora_alpha").display
+        await click(pilot, "#start")
+        await pilot.pause()
+        assert runner.started == []
+        assert "Some fields need fixing" in shown(panel.query_one(".lab-status", Static))
+        assert panel.query_one("#field-lora_dropout", Input).value == "fast"  # nothing lost
+        await type_into(pilot, "#field-lora_dropout", "0.1")
+        await type_into(pilot, "#field-lora_r", "8")
+        await click(pilot, "#start")
+        await wait_until(pilot, lambda: runner.started)
+        config = runner.started[0][1]
+        assert (config.lora_dropout, config.lora_r, config.learning_rate) == (0.1, 8, 2e-4)
+
+
+async def test_an_error_from_the_job_shows_message_and_hint() -> None:
+    error = {"error_type": "DatasetError", "message": "the dataset has no column 'prompt'",
+             "hint": "Set text_column to one of: act, text"}
+    app = create_app(start_lesson="lab-train", runner=FakeRunner(fail_with=error))
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.screen.query_one(LabTrainPanel)
+        await click(pilot, "#start")
+        await wait_until(pilot, lambda: panel.run is not None and panel.run.status == "failed")
+        await pilot.pause(0.2)
+        status = shown(panel.query_one(".lab-status", Static))
+        assert "failed: the dataset has no column 'prompt'" in status
+        assert "hint: Set text_column to one of: act, text" in status
+        assert "hint: Set text_column" in log_text(panel.query_one(RunLog))
+        assert not panel.query_one("#start", Button).disabled  # the learner can fix and retry
+
+
+async def test_cancel_stops_at_the_next_step_and_saves_the_adapter() -> None:
+    app = create_app(start_lesson="lab-train", runner=FakeRunner(steps=8, hold_after_step=3))
+    async with app.run_test(size=SIZE) as pilot:
+        panel, chart, _ = train_panes(app)
+        await click(pilot, "#start")
+        await wait_until(pilot, lambda: len(chart.steps) == 3)
+        await click(pilot, "#cancel")
+        assert "stopping after the current step" in shown(panel.query_one(".lab-status", Static))
+        assert panel.query_one("#cancel", Button).disabled
+        FakeRunner.release_all()
+        await wait_until(pilot, lambda: panel.run.status == "cancelled")
+        await pilot.pause(0.2)
+        assert chart.steps == [1, 2, 3]
+        assert "cancelled after 3 steps" in log_text(panel.query_one(RunLog)).replace("\n", "")
+        assert "the adapter holds what was trained" in shown(panel.query_one(".lab-status", Static))
+        assert (panel.run.run_dir / "adapter" / "adapter_model.safetensors").exists()
+
+
+async def test_leaving_the_lesson_keeps_the_run_and_coming_back_replays_it() -> None:
+    try:
+        app = create_app(start_lesson="lab-train", runner=FakeRunner(steps=8, hold_after_step=4))
+        async with app.run_test(size=SIZE) as pilot:
+            panel, chart, _ = train_panes(app)
+            await click(pilot, "#start")
+            await wait_until(pilot, lambda: len(chart.steps) == 4)
+            run = panel.run
+            app.open_lesson("why-qlora")
+            await pilot.pause(0.3)
+            assert not app.screen.query(LabTrainPanel)
+            assert run.is_active
+            FakeRunner.release_all()
+            await wait_until(pilot, lambda: run.status == "finished")
+            app.open_lesson("lab-train")
+            await pilot.pause(0.3)
+            panel, chart, progress = train_panes(app)
+            assert panel.run is run
+            assert chart.steps == list(range(1, 9))
+            assert "step 8/8" in shown(progress)
+    finally:
+        FakeRunner.release_all()
+
+
+async def test_relaunching_the_app_reattaches_and_replays_the_loss_curve() -> None:
+    try:
+        first = create_app(start_lesson="lab-train", runner=FakeRunner(steps=8, hold_after_step=4))
+        async with first.run_test(size=SIZE) as pilot:
+            panel, chart, _ = train_panes(first)
+            await click(pilot, "#start")
+            await wait_until(pilot, lambda: len(chart.steps) == 4)
+            run_dir = panel.run.run_dir
+        # The UI is gone; the job (held at step 4) is not. A new app, same QLORA_TUTOR_HOME:
+        second = create_app(start_lesson="lab-train", runner=FakeRunner())
+        async with second.run_test(size=SIZE) as pilot:
+            panel, chart, progress = train_panes(second)
+            await wait_until(pilot, lambda: len(chart.steps) == 4)
+            assert panel.run.run_dir == run_dir and panel.run.is_active
+            assert chart.steps == [1, 2, 3, 4]
+            assert "step 4/8" in shown(progress)
+            assert panel.query_one("#start", Button).disabled
+            FakeRunner.release_all()
+            await wait_until(pilot, lambda: panel.run.status == "finished")
+            await pilot.pause(0.2)
+            assert chart.steps == list(range(1, 9))
+            assert "step 8/8" in shown(progress) and "finished" in shown(progress)
+    finally:
+        FakeRunner.release_all()
+
+
+async def test_lab_baseline_shows_footprint_and_streams_the_answer() -> None:
+    app = create_app(start_lesson="lab-baseline", runner=FakeRunner())
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.screen.query_one(LabBaselinePanel)
+        tiny_label = dict((v, str(k)) for k, v in panel.query_one("#field-model", Select)._options)["tiny"]
+        assert "teaching model" in tiny_label
+        await type_into(pilot, "#field-prompt", "Say hi")
+        await click(pilot, "#start")
+        await wait_until(pilot, lambda: panel.run is not None and panel.run.status == "finished")
+        await pilot.pause(0.2)
+        card = shown(panel.query_one(ModelFootprint))
+        assert "teaching model" in card
+        assert "4-bit" in card and "976.56 KiB" in card and "16-bit" in card and "2.38 MiB" in card
+        assert "✓ loading" in card and "▶ done" in card
+        assert panel.query_one(StreamView).text == ANSWERS["base"] + " "
+        kind, config = app.jobs.runner.started[0]
+        assert (kind, config.model, config.prompt) == ("generate", "tiny", "Say hi")
+
+
+async def test_lab_compare_lists_adapter_files_and_streams_both_answers() -> None:
+    trained = FakeRunner(steps=2).start("train", None)
+    while trained.is_running():
+        time.sleep(0.02)
+    runner = FakeRunner()
+    app = create_app(start_lesson="lab-compare", runner=runner)
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.screen.query_one(LabComparePanel)
+        await pilot.pause(0.3)
+        files = shown(panel.query_one("#adapter-files", Static))
+        assert "adapter_model.safetensors" in files and "4.00 KiB" in files
+        await click(pilot, "#start")
+        await wait_until(pilot, lambda: panel.run is not None and panel.run.status == "finished")
+        await pilot.pause(0.2)
+        assert panel.query_one("#compare-base", StreamView).text == ANSWERS["base"] + " "
+        assert panel.query_one("#compare-tuned", StreamView).text == ANSWERS["tuned"] + " "
+        kind, config = runner.started[0]
+        assert kind == "compare" and config.adapter == str(trained.run_dir / "adapter")
+
+
+async def test_lab_compare_without_adapters_says_to_train_first() -> None:
+    runner = FakeRunner()
+    app = create_app(start_lesson="lab-compare", runner=runner)
+    async with app.run_test(size=SIZE) as pilot:
+        await click(pilot, "#start")
+        await pilot.pause()
+        assert "Train one in lab-train first" in shown(app.screen.query_one(".lab-status", Static))
+        assert runner.started == []
+
+
+def test_reports_print_defaults_presets_and_adapters() -> None:
+    train = plain(LabTrainPanel.report())
+    assert "learning_rate" in train and "0.0002" in train and "lora_r" in train
+    baseline = plain(LabBaselinePanel.report())
+    assert "tiny" in baseline and "TEACHING MODEL" in baseline and "bigscience/bloom-7b1" in baseline
+    assert "No trained adapter yet" in plain(LabComparePanel.report())
+
+
+def test_the_ui_never_imports_torch() -> None:
+    script = textwrap.dedent(
+        """
+        import asyncio, sys
+        sys.path.insert(0, "tests")
+        from fakes import FakeRunner
+        from tutor.ui.app import create_app
+
+        async def main():
+            app = create_app(start_lesson="lab-train", runner=FakeRunner(steps=2))
+            async with app.run_test(size=(130, 60)) as pilot:
+                for slug in ("lab-baseline", "lab-train", "lab-compare"):
+                    app.open_lesson(slug)
+                    await pilot.pause(0.2)
+                app.screen.query_one("#start").press()
+                await pilot.pause(1.0)
+
+        asyncio.run(main())
+        heavy = sorted(m for m in ("torch", "transformers", "peft", "trl", "bitsandbytes") if m in sys.modules)
+        print("HEAVY", heavy)
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120, cwd=Path(__file__).parent.parent)
+    assert result.returncode == 0, result.stderr
+    assert "HEAVY []" in result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(find_spec("tutor.engine.worker") is None, reason="the lab engine's worker is not written yet")
+async def test_lab_train_on_the_real_tiny_model() -> None:
+    """The real child process: tiny model, a few steps, on CPU (about a minute)."""
+    app = create_app(start_lesson="lab-train")
+    async with app.run_test(size=SIZE) as pilot:
+        panel, chart, progress = train_panes(app)
+        panel.query_one("#field-epochs", Input).value = "1"
+        await click(pilot, "#start")
+        await wait_until(pilot, lambda: panel.run is not None and panel.run.status != "running", timeout=300)
+        await pilot.pause(0.6)
+        log = log_text(panel.query_one(RunLog))
+        assert panel.run.status == "finished", log
+        assert chart.steps and chart.steps[-1] == int(shown(progress).split("step ")[1].split("/")[0])
+        assert "teaching" in log or "tiny" in log
+        assert (panel.run.run_dir / "adapter" / "adapter_model.safetensors").exists()
