@@ -1,0 +1,384 @@
+"""The adapter-anatomy lesson's panels: the wrapped model as a tree, its parameter and byte
+accounting, the merge check on tiny, and a finished lab run's adapter file on disk.
+
+Building a model (even on the meta device) imports torch and transformers, so it runs in a
+thread worker; the rich renderers below are shared with `qlora-tutor inspect` and `show`.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree as RichTree
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.validation import Integer
+from textual.widgets import Button, DataTable, Input, Select, Static, Tree
+
+from tutor.engine.anatomy import (
+    AdapterCheck, Anatomy, LoraSettings, MergeCheck, Node, adapter_runs, check_adapter, check_merge, format_bytes,
+    inspect_model, summarize, tiny_folder,
+)
+from tutor.engine.config import LabError
+from tutor.engine.presets import PRESETS
+
+DEFAULT_MODEL = "llama-3.1-8b"
+DEFAULT_RANK = 32
+TRAINING_LESSON = "lab-train"
+ROW_COLUMNS = ("module", "in -> out", "lora_A", "lora_B", "per layer", "layers", "total")
+ROLE_STYLES = {
+    "lora_A": "bold green",
+    "lora_B": "bold green",
+    "lora": "yellow",
+    "base_layer": "cyan",
+    "dropout": "",
+    "untouched": "dim",
+    "container": "",
+}
+BUILD_LOCK = threading.Lock()
+CSS = Path(__file__).with_suffix(".tcss").read_text(encoding="utf-8")
+
+
+# --- rich renderers (also used headless) --------------------------------------------------
+
+
+def size(n_bytes: int) -> str:
+    return f"{n_bytes:,} bytes ({format_bytes(n_bytes)})"
+
+
+def node_label(node: Node) -> Text:
+    """One line per module: name, type, shape, and what it costs; trainable parts in green."""
+    label = Text(node.name, style=ROLE_STYLES[node.role] or "bold")
+    if node.repeat > 1:
+        label.append(f"  ({node.repeat} identical)", style="bold")
+    label.append(f"  {node.type_name}", style="italic")
+    if node.shape:
+        label.append(f"  {node.shape}")
+    if node.role in ("lora_A", "lora_B"):
+        label.append(f"  {node.trainable:,} trainable", style="bold green")
+    elif node.role == "base_layer":
+        label.append(f"  {node.frozen:,} frozen", style="dim")
+    elif node.role == "untouched":
+        label.append(f"  untouched, {node.frozen:,} frozen" if node.frozen else "  untouched", style="dim")
+    elif node.role in ("lora", "container"):
+        label.append(f"  {node.trainable:,} trainable", style="green")
+    return label
+
+
+def tree_renderable(anatomy: Anatomy, fold_layers: bool = True) -> RichTree:
+    """The wrapped model as a rich tree; by default identical decoder layers fold into one."""
+
+    def add(branch: RichTree, node: Node) -> None:
+        for child in node.children:
+            add(branch.add(node_label(child)), child)
+
+    root = summarize(anatomy.tree) if fold_layers else anatomy.tree
+    tree = RichTree(node_label(root))
+    add(tree, root)
+    return tree
+
+
+def row_cells(anatomy: Anatomy) -> list[tuple[str, ...]]:
+    """The per-module-type accounting, one tuple per row, then the sum over all targets."""
+    cells = [
+        (row.module, f"{row.in_features} -> {row.out_features}", f"{row.lora_a:,}", f"{row.lora_b:,}",
+         f"{row.per_layer:,}", f"x {row.layers}", f"{row.total:,}")
+        for row in anatomy.rows
+    ]
+    cells.append(("all targets", "", "", "", f"{sum(r.per_layer for r in anatomy.rows):,}", "",
+                  f"{anatomy.trainable:,}"))
+    return cells
+
+
+def rows_table(anatomy: Anatomy) -> Table:
+    table = Table(title=f"LoRA parameters, r = {anatomy.settings.rank}", title_justify="left",
+                  caption="lora_A = in x r, lora_B = r x out, per layer = r x (in + out)", caption_justify="left",
+                  box=box.SIMPLE_HEAD, show_edge=False, padding=0)
+    for column in ROW_COLUMNS:
+        table.add_column(column, justify="left" if column == "module" else "right", no_wrap=True)
+    for cells in row_cells(anatomy):
+        table.add_row(*cells)
+    return table
+
+
+def totals_table(anatomy: Anatomy) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    peft_verdict = (Text("agrees", style="bold green") if anatomy.agrees_with_peft
+                    else Text("DISAGREES", style="bold red"))
+    table.add_row("trainable parameters",
+                  f"{anatomy.trainable:,} of {anatomy.total:,} ({anatomy.trainable_share:.3%})")
+    table.add_row("peft's own count",
+                  Text(f"{anatomy.peft_trainable:,} of {anatomy.peft_total:,}  ").append(peft_verdict))
+    table.add_row("adapter, fp32", size(anatomy.adapter_bytes(4)))
+    table.add_row("adapter, bf16", size(anatomy.adapter_bytes(2)))
+    table.add_row("base parameters", f"{anatomy.base_params:,}")
+    table.add_row("base, fp32", size(anatomy.base_bytes(4)))
+    table.add_row("base, bf16", size(anatomy.base_bytes(2)))
+    table.add_row("base, NF4 (estimate)", size(anatomy.base_nf4_bytes))
+    return table
+
+
+def anatomy_heading(anatomy: Anatomy) -> Text:
+    where = "real weights, loaded in 4 bits" if anatomy.base_is_4bit else "meta device: shapes only, no memory"
+    preset = PRESETS.get(anatomy.model_label)
+    teaching = "  (a teaching model)" if preset and preset.teaching else ""
+    return Text.assemble(
+        (f"{anatomy.model_label}{teaching}", "bold"), f"  {anatomy.architecture}, {where}; ",
+        f"r = {anatomy.settings.rank}, alpha = {anatomy.settings.alpha}, targets: {', '.join(anatomy.targets)}",
+    )
+
+
+def anatomy_report(anatomy: Anatomy, fold_layers: bool = True) -> RenderableType:
+    return Group(anatomy_heading(anatomy), Text(), tree_renderable(anatomy, fold_layers), Text(),
+                 rows_table(anatomy), Text(), totals_table(anatomy))
+
+
+def merge_report(result: MergeCheck) -> RenderableType:
+    verdict = (Text("equivalent", style="bold green") if result.equivalent
+               else Text("NOT equivalent", style="bold red"))
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row(f"W' vs W + {result.scaling:g} B A ({result.layer})", f"max difference {result.weight_error:.2e}")
+    table.add_row("what the adapter changes", f"logits move by up to {result.adapter_effect:.3f}")
+    table.add_row("merged vs base + adapter, fp32 base",
+                  Text(f"max logit difference {result.merged_error:.2e} (tolerance {result.tolerance:g})  ")
+                  .append(verdict))
+    table.add_row("merged into the NF4 base instead", f"max logit difference {result.merged_error_4bit:.3f}")
+    return table
+
+
+def adapter_file_report(check: AdapterCheck) -> RenderableType:
+    adapter_file = check.file
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("run", f"{check.run_name}  ({check.anatomy.model_label}, r = {check.anatomy.settings.rank}, "
+                  f"targets: {', '.join(check.anatomy.targets)})")
+    table.add_row("computed", f"{check.anatomy.trainable:,} parameters x {adapter_file.bytes_per_param} bytes "
+                  f"({'/'.join(adapter_file.dtypes)}) = {check.computed_bytes:,} bytes")
+    table.add_row("in the file", f"{adapter_file.params:,} parameters, {adapter_file.tensor_bytes:,} bytes of tensors")
+    table.add_row("file size", f"{adapter_file.file_bytes:,} bytes = tensors + {adapter_file.header_bytes:,} "
+                  "bytes of header (tensor names, shapes, offsets)")
+    table.add_row("verdict", Text("matches", style="bold green") if check.matches
+                  else Text("does not match: the adapter was saved with other settings", style="bold red"))
+    return table
+
+
+def no_run_text() -> Text:
+    return Text(f"No finished lab run yet: the lesson '{TRAINING_LESSON}' trains an adapter "
+                "(or run `qlora-tutor train`); come back here to weigh its file.", style="italic")
+
+
+def error_text(exc: LabError) -> Text:
+    return Text(f"{exc}" + (f"  {exc.hint}" if exc.hint else ""), style="bold red")
+
+
+# --- the panels -----------------------------------------------------------------------------
+
+
+class AnatomyPanel(Vertical):
+    """Pick a model, a rank and targets; see the wrapped model and count every parameter."""
+
+    DEFAULT_CSS = CSS
+    requested: tuple | None = None
+
+    class Built(Message):
+        def __init__(self, request: tuple, anatomy: Anatomy | None, error: LabError | None) -> None:
+            super().__init__()
+            self.request, self.anatomy, self.error = request, anatomy, error
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="controls"):
+            yield Select([(f"{name}  {p.description[:40]}", name) for name, p in PRESETS.items()],
+                         value=DEFAULT_MODEL, allow_blank=False, id="model")
+            yield Input(str(DEFAULT_RANK), id="rank", validators=[Integer(1, 4096, "rank: a whole number, 1 to 4096")])
+            yield Input("auto", id="targets", placeholder="auto | all-linear | q_proj,v_proj")
+        yield Static(id="status")
+        yield Tree("model", id="tree")
+        yield DataTable(id="rows", zebra_stripes=True, cursor_type="none")
+        yield Static(id="totals")
+
+    def on_mount(self) -> None:
+        self.query_one("#rank", Input).border_title = "rank r (Enter)"
+        self.query_one("#targets", Input).border_title = "targets (Enter)"
+        self.query_one("#rows", DataTable).add_columns(*ROW_COLUMNS)
+        self.rebuild()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        self.rebuild()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.rebuild()
+
+    def current_request(self) -> tuple[str, int, str | tuple[str, ...]] | str:
+        """The current choice as (model, rank, targets), or a message saying what is wrong."""
+        rank_input = self.query_one("#rank", Input)
+        problems = rank_input.validate(rank_input.value).failure_descriptions
+        if problems:
+            return "; ".join(problems)
+        targets = self.query_one("#targets", Input).value.strip() or "auto"
+        if targets not in ("auto", "all-linear"):
+            targets = tuple(name.strip() for name in targets.split(",") if name.strip())
+        return str(self.query_one("#model", Select).value), int(rank_input.value), targets
+
+    def rebuild(self) -> None:
+        request = self.current_request()
+        status = self.query_one("#status", Static)
+        if isinstance(request, str):
+            status.update(Text(request, style="bold red"))
+            self.requested = None
+            return
+        if request == self.requested:
+            return  # e.g. the Select's change event on mount, right after on_mount's build
+        self.requested = request
+        status.update(Text(f"building {request[0]} with r = {request[1]}…", style="italic"))
+        self.build(request)
+
+    @work(thread=True, exclusive=True)
+    def build(self, request: tuple) -> None:
+        model, rank, targets = request
+        try:
+            with BUILD_LOCK:  # one build at a time: threads importing transformers at once can collide
+                anatomy = inspect_model(model, LoraSettings(rank=rank, targets=targets))
+        except LabError as exc:
+            self.post_message(self.Built(request, None, exc))
+            return
+        self.post_message(self.Built(request, anatomy, None))
+
+    def on_anatomy_panel_built(self, message: Built) -> None:
+        if message.request != self.current_request():
+            return  # the learner changed the choice while this one was building
+        status = self.query_one("#status", Static)
+        if message.error is not None:
+            status.update(error_text(message.error))
+            return
+        anatomy = message.anatomy
+        status.update(anatomy_heading(anatomy))
+        self.show_tree(anatomy.tree)
+        table = self.query_one("#rows", DataTable)
+        table.clear()
+        for cells in row_cells(anatomy):
+            table.add_row(*cells)
+        self.query_one("#totals", Static).update(totals_table(anatomy))
+
+    def show_tree(self, root_node: Node) -> None:
+        """The full tree; the first decoder layer and the path down to it start expanded."""
+        tree = self.query_one("#tree", Tree)
+        tree.reset(node_label(root_node), root_node)
+
+        def add(branch, node: Node, expand: bool) -> None:
+            for index, child in enumerate(node.children):
+                if child.children:
+                    open_it = expand and (node.type_name != "ModuleList" or index == 0)
+                    add(branch.add(node_label(child), child, expand=open_it), child, open_it)
+                else:
+                    branch.add_leaf(node_label(child), child)
+
+        add(tree.root, root_node, True)
+        tree.root.expand()
+
+    @classmethod
+    def report(cls) -> RenderableType:
+        return anatomy_report(inspect_model(DEFAULT_MODEL, LoraSettings(rank=DEFAULT_RANK)))
+
+
+class MergePanel(Vertical):
+    """Merge a random adapter into tiny and compare logits with the unmerged model."""
+
+    DEFAULT_CSS = CSS
+
+    class Checked(Message):
+        def __init__(self, result: MergeCheck | None, error: LabError | None) -> None:
+            super().__init__()
+            self.result, self.error = result, error
+
+    def compose(self) -> ComposeResult:
+        yield Button("Merge on tiny and compare logits", id="merge", variant="primary")
+        yield Static(id="merge-result")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        event.button.disabled = True
+        self.query_one("#merge-result", Static).update(Text("loading tiny twice (fp32 and NF4)…", style="italic"))
+        self.run_check()
+
+    @work(thread=True, exclusive=True)
+    def run_check(self) -> None:
+        try:
+            with BUILD_LOCK:
+                result = check_merge(tiny_folder(), LoraSettings(rank=8, alpha=16))
+            self.post_message(self.Checked(result, None))
+        except LabError as exc:
+            self.post_message(self.Checked(None, exc))
+
+    def on_merge_panel_checked(self, message: Checked) -> None:
+        self.query_one("#merge", Button).disabled = False
+        result = self.query_one("#merge-result", Static)
+        result.update(error_text(message.error) if message.error else merge_report(message.result))
+
+    @classmethod
+    def report(cls) -> RenderableType:
+        return Text("In the app, a button here merges a random r = 8 adapter into tiny and compares "
+                    "the logits; headless: `qlora-tutor inspect --model tiny --rank 8 --check-merge`.",
+                    style="italic")
+
+
+class AdapterFilePanel(Vertical):
+    """A finished lab run's adapter_model.safetensors next to the size computed for it."""
+
+    DEFAULT_CSS = CSS
+
+    class Checked(Message):
+        def __init__(self, run: str, body: RenderableType) -> None:
+            super().__init__()
+            self.run, self.body = run, body
+
+    def compose(self) -> ComposeResult:
+        runs = adapter_runs()
+        if runs:
+            yield Select([(run.name, str(run)) for run in runs], value=str(runs[0]), allow_blank=False, id="run")
+        yield Static(Text("weighing…", style="italic") if runs else no_run_text(), id="file-result")
+
+    def on_mount(self) -> None:
+        if self.query("#run"):
+            self.weigh(str(self.query_one("#run", Select).value))
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        self.query_one("#file-result", Static).update(Text("weighing…", style="italic"))
+        self.weigh(str(event.value))
+
+    @work(thread=True, exclusive=True)
+    def weigh(self, run: str) -> None:
+        try:
+            with BUILD_LOCK:
+                body = adapter_file_report(check_adapter(Path(run)))
+        except LabError as exc:
+            body = error_text(exc)
+        self.post_message(self.Checked(run, body))
+
+    def on_adapter_file_panel_checked(self, message: Checked) -> None:
+        if str(self.query_one("#run", Select).value) == message.run:
+            self.query_one("#file-result", Static).update(message.body)
+
+    @classmethod
+    def report(cls) -> RenderableType:
+        runs = adapter_runs()
+        if not runs:
+            return no_run_text()
+        try:
+            return adapter_file_report(check_adapter(runs[0]))
+        except LabError as exc:
+            return error_text(exc)

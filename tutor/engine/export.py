@@ -1,0 +1,115 @@
+"""Merge a trained adapter into its base and save one ordinary 16-bit model.
+
+A 4-bit base is never merged in place: adding B·A to NF4 weights and rounding back to 4 bits
+throws most of the small update away. The base is reloaded in bf16 instead, the adapter
+merged (W' = W + alpha/r · B·A), and the result saved. That needs the whole 16-bit model in
+RAM and on disk, so `plan_export` checks both before anything loads and refuses with the
+numbers when they will not do.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from tutor.engine.anatomy import AnatomyError, format_bytes, read_adapter_config, resolve_config
+from tutor.engine.config import LabError
+
+BYTES_PER_PARAM = 2  # bf16
+DISK_MARGIN = 1.05  # config, tokenizer and safetensors headers on top of the weights
+RAM_MARGIN = 1.5  # the loaded model plus the transient copies of merging and saving
+
+
+class ExportError(LabError):
+    """An export that cannot start; the message names what is missing and by how much."""
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    adapter_dir: Path
+    output_dir: Path
+    base: str
+    base_params: int
+    disk_free: int
+    ram_available: int
+
+    @property
+    def weight_bytes(self) -> int:
+        return self.base_params * BYTES_PER_PARAM
+
+    @property
+    def disk_needed(self) -> int:
+        return int(self.weight_bytes * DISK_MARGIN)
+
+    @property
+    def ram_needed(self) -> int:
+        return int(self.weight_bytes * RAM_MARGIN)
+
+
+def plan_export(adapter_dir: Path, output_dir: Path) -> ExportPlan:
+    """Check the adapter, the output folder, disk and RAM; raise ExportError if any fails."""
+    import psutil
+
+    from tutor.engine.presets import meta_model
+
+    try:
+        base = str(read_adapter_config(adapter_dir).get("base_model_name_or_path") or "")
+        config, _ = resolve_config(base)
+    except AnatomyError as exc:
+        raise ExportError(str(exc), exc.hint) from None
+    if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())):
+        raise ExportError(f"{output_dir} already exists and is not empty", "choose a new --output folder")
+    plan = ExportPlan(
+        adapter_dir=adapter_dir,
+        output_dir=output_dir,
+        base=base,
+        base_params=sum(p.numel() for p in meta_model(config).parameters()),
+        disk_free=shutil.disk_usage(_existing_ancestor(output_dir)).free,
+        ram_available=psutil.virtual_memory().available,
+    )
+    if plan.disk_free < plan.disk_needed:
+        raise ExportError(
+            f"not enough disk for the merged model: it needs {format_bytes(plan.disk_needed)}, "
+            f"{_existing_ancestor(output_dir)} has {format_bytes(plan.disk_free)} free",
+            "free some space or pick --output on another disk",
+        )
+    if plan.ram_available < plan.ram_needed:
+        raise ExportError(
+            f"not enough memory to merge: loading the 16-bit base needs about {format_bytes(plan.ram_needed)}, "
+            f"{format_bytes(plan.ram_available)} is available",
+            "close other programs or export on a machine with more RAM; "
+            "the adapter alone still works with the 4-bit base",
+        )
+    return plan
+
+
+def _existing_ancestor(path: Path) -> Path:
+    path = path.expanduser().resolve()
+    while not path.exists():
+        path = path.parent
+    return path
+
+
+def export_merged(plan: ExportPlan) -> Path:
+    """Reload the base in bf16, merge the adapter into it, save model and tokenizer."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tutor.engine.models import resolve_model
+
+    source = resolve_model(plan.base).location
+    try:
+        base = AutoModelForCausalLM.from_pretrained(source, dtype=torch.bfloat16, local_files_only=True)
+    except OSError as exc:
+        raise ExportError(f"cannot load the base model '{plan.base}' on this machine: {exc}".splitlines()[0],
+                          "its weights must be on disk (a local folder, or a hub id already downloaded)") from None
+    merged = PeftModel.from_pretrained(base, plan.adapter_dir).merge_and_unload()
+    plan.output_dir.mkdir(parents=True, exist_ok=True)
+    merged.save_pretrained(plan.output_dir)
+    try:
+        AutoTokenizer.from_pretrained(source, local_files_only=True).save_pretrained(plan.output_dir)
+    except (OSError, ValueError):
+        pass  # a base without a tokenizer: the merged weights are still complete
+    return plan.output_dir
