@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tutor.engine import memory
+from tutor.engine.memory import ModelShape, estimate
 
 GB = memory.GB
 
@@ -51,3 +52,24 @@ def test_custom_size_borrows_the_nearest_shape():
     assert memory.nearest_preset(6.5e9).label == "7B"
     with pytest.raises(ValueError):
         memory.estimate(7e9, "prompt-tuning")
+
+
+# Peaks measured on the H100 (device runs of 2026-11-23, bench/results/h100-2026-11-23.json and
+# docs/benchmarks.md): QLoRA r=16 on q/k/v/o (query_key_value for Bloom), NF4 + double quant,
+# gradient checkpointing, random weights. (model, params, shape, batch, seq_len, peak bytes)
+MEASURED_PEAKS = [
+    ("llama-2-7b bench", 6.738e9, ModelShape(hidden=4096, layers=32, intermediate=11008, vocab=32000), 4, 512,
+     int(4.772 * 2**30)),
+    ("llama-2-7b lab run", 6.738e9, ModelShape(hidden=4096, layers=32, intermediate=11008, vocab=32000), 8, 256,
+     5_107_512_832),
+    ("bloomz-560m bench", 0.559e9, ModelShape(hidden=1024, layers=24, intermediate=4096, vocab=250880,
+                                               tied_embeddings=True, gated_mlp=False), 4, 512, int(1.254 * 2**30)),
+    ("bloomz-560m lab run", 0.559e9, ModelShape(hidden=1024, layers=24, intermediate=4096, vocab=250880,
+                                                 tied_embeddings=True, gated_mlp=False), 8, 256, 1_294_401_024),
+]
+
+
+@pytest.mark.parametrize("name, params, shape, batch, seq_len, peak", MEASURED_PEAKS, ids=[m[0] for m in MEASURED_PEAKS])
+def test_qlora_estimate_is_within_25_percent_of_measured_gpu_peaks(name, params, shape, batch, seq_len, peak):
+    bill = estimate(params, "qlora", shape, batch=batch, seq_len=seq_len)
+    assert 0.75 <= bill.total / peak <= 1.25, f"{name}: estimate {bill.total / 2**30:.2f} GiB vs measured {peak / 2**30:.2f}"
