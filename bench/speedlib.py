@@ -79,7 +79,7 @@ def ratios(results: Sequence[dict], subject: str, references: Sequence[str]) -> 
     out = {}
     for ref in references:
         other = best_of(results, ref)
-        if mine and other:
+        if mine and other and other["peak_allocated_bytes"]:
             out[ref] = {
                 "speed": mine["tokens_per_s"] / other["tokens_per_s"],
                 "peak_memory": mine["peak_allocated_bytes"] / other["peak_allocated_bytes"],
