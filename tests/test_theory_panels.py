@@ -12,6 +12,8 @@ from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Input, Select, Static
 
+from tutor.engine.memory import activation_bytes, nearest_preset
+from lessons.panels.why_qlora import format_gb
 from lessons.panels.lora_rank import RankCounter, SvdRankPlot, ZeroInitPanel
 from lessons.panels.nf4 import DoubleQuantPanel, FormatErrorPanel, NF4HistogramPanel, NF4LevelsPanel
 from lessons.panels.quantization import AbsmaxCalculator, CosineRoundTripPlot, OutlierPanel
@@ -91,7 +93,11 @@ async def test_memory_bill_reacts_to_batch_and_checkpointing():
         app.query_one("#checkpointing").value = False
         await pilot.pause()
         after = shown(app, "#bill")
-        assert "0.34 GB" in before and "0.34 GB" not in after and "checkpointing off" in after
+        shape = nearest_preset(7e9).shape
+        with_checkpointing = format_gb(activation_bytes(shape, 1, 512, True))
+        without = format_gb(activation_bytes(shape, 1, 512, False))
+        assert with_checkpointing in before and with_checkpointing not in after
+        assert without in after and "checkpointing off" in after
 
 
 async def test_absmax_calculator_round_trips_0_622():
