@@ -54,6 +54,19 @@ async def test_start_lesson_opens_it_over_home():
         assert isinstance(app.screen, HomeScreen)
 
 
+async def test_escape_leaves_a_field_before_it_leaves_the_lesson():
+    app = make_app(start_lesson="quizzed")
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        answer = app.screen.query_one(Input)
+        answer.focus()
+        await pilot.press("1", "6", "escape")
+        assert current_slug(app) == "quizzed" and not answer.has_focus
+        assert answer.value == "16"  # what the learner typed stays
+        await pilot.press("escape")
+        assert isinstance(app.screen, HomeScreen)
+
+
 async def test_lesson_shows_prose_and_panels_and_a_note_for_a_broken_panel():
     app = make_app(start_lesson="intro")
     async with app.run_test() as pilot:

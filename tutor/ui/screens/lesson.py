@@ -30,7 +30,8 @@ class LessonScreen(Screen):
     BINDINGS = [
         Binding("n", "next_lesson", "Next"),
         Binding("p", "previous_lesson", "Prev"),
-        Binding("h,escape", "app.go_home", "Home", key_display="h"),
+        Binding("h", "app.go_home", "Home"),
+        Binding("escape", "leave", "Leave field / home", show=False),
     ]
 
     def __init__(self, lesson: Lesson) -> None:
@@ -87,6 +88,14 @@ class LessonScreen(Screen):
         self.app.progress.record_quiz(self.lesson.slug, event.score, event.total, event.passed)
         if event.passed:
             self.notify(f"Lesson {self.lesson.order} complete.", title="Quiz passed")
+
+    def action_leave(self) -> None:
+        """Escape leaves a field first (keeping what was typed), and goes home only from the prose."""
+        body = self.query_one("#lesson-body")
+        if self.focused is not None and self.focused is not body:
+            body.focus()
+        else:
+            self.app.action_go_home()
 
     def action_next_lesson(self) -> None:
         self.reached_end()
