@@ -91,6 +91,16 @@ async def test_lab_train_runs_to_completion() -> None:
         assert panel.query_one("#cancel", Button).disabled
 
 
+async def test_ctrl_r_starts_the_run_from_a_form_field() -> None:
+    app = create_app(start_lesson="lab-train", runner=FakeRunner(steps=2))
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.screen.query_one(LabTrainPanel)
+        panel.query_one(Input).focus()
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: panel.run is not None and panel.run.status == "finished")
+        assert panel.run.kind == "train"
+
+
 async def test_gpu_gauge_shows_allocated_reserved_and_total() -> None:
     gpu = {"allocated": 3.61 * 2**30, "reserved": 4 * 2**30, "max_allocated": 6.14 * 2**30, "total": 80 * 2**30}
     app = create_app(start_lesson="lab-train", runner=FakeRunner(steps=2, gpu=gpu))

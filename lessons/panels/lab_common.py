@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.markup import escape
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Button, Static
 
@@ -51,6 +52,8 @@ class LabPanel(Vertical):
     """Base of the lab panels. Subclasses set KIND and compose a `#start` button."""
 
     KIND: ClassVar[str]
+    # The form is long: from any of its fields, ctrl+r starts without tabbing to the button.
+    BINDINGS = [Binding("ctrl+r", "start", "Start run")]
     DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text(encoding="utf-8")
 
     def __init__(self) -> None:
@@ -76,6 +79,9 @@ class LabPanel(Vertical):
         for pane in self.query(".run-pane"):
             pane.clear()
         self.show_events(self.jobs.watch(self, run))
+
+    def action_start(self) -> None:
+        self.query_one("#start", Button).press()
 
     def on_job_events(self, message: JobEvents) -> None:
         if self.run is not None and message.run_dir == self.run.run_dir:

@@ -27,7 +27,7 @@ class LabTrainPanel(LabPanel):
         with Horizontal(classes="lab-buttons"):
             yield Button("Start training", id="start", variant="primary")
             yield Button("Cancel run (saves the adapter)", id="cancel", variant="warning")
-        yield Static("Nothing trained yet: the defaults are the seed's recipe.", classes="lab-status")
+        yield Static("Nothing trained yet: the defaults are the seed's recipe. ctrl+r starts from any field.", classes="lab-status")
         yield RunProgress(id="train-progress", classes="run-pane")
         yield GpuGauge(id="train-gpu", classes="run-pane")
         yield LossChart(id="train-loss", classes="run-pane")
