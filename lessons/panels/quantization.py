@@ -7,6 +7,7 @@ every keystroke, no worker needed.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -53,28 +54,49 @@ def scalar_view(value: float, bits: int) -> RenderableType:
     return Group(steps, table)
 
 
-class AbsmaxCalculator(Vertical):
-    """Type a value in [-1, 1] and a bit width; watch it become an integer and come back."""
+class NumberAndBitsPanel(Vertical):
+    """A number and a bit width in, a view of what quantization does out.
+
+    Subclasses name their number field and the view; a bad value gets a message and leaves
+    the last good view on screen.
+    """
 
     DEFAULT_CSS = CSS
+    NUMBER: ClassVar[tuple[str, str, str, Number]]  # id, default, title, validator
+    DEFAULT_BITS: ClassVar[str]
+
+    def view(self, number: float, bits: int) -> RenderableType:
+        raise NotImplementedError
 
     def compose(self) -> ComposeResult:
+        name, default, _, validator = self.NUMBER
         with Horizontal(classes="controls"):
-            yield Input("0.622", id="value", validators=[Number(-1, 1, "value: a number between -1 and 1")])
-            yield Input("4", id="bits", validators=[BITS_VALIDATOR])
+            yield Input(default, id=name, validators=[validator])
+            yield Input(self.DEFAULT_BITS, id="bits", validators=[BITS_VALIDATOR])
         yield Static(id="message")
-        yield Static(scalar_view(0.622, 4), id="result")
+        yield Static(self.view(float(default), int(self.DEFAULT_BITS)), id="result")
 
     def on_mount(self) -> None:
-        self.query_one("#value", Input).border_title = "value in [-1, 1]"
+        name, _, title, _ = self.NUMBER
+        self.query_one(f"#{name}", Input).border_title = title
         self.query_one("#bits", Input).border_title = "bits (2-8)"
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        value, bits = self.query_one("#value", Input), self.query_one("#bits", Input)
-        problems = input_problems(value, bits)
+        number, bits = self.query_one(f"#{self.NUMBER[0]}", Input), self.query_one("#bits", Input)
+        problems = input_problems(number, bits)
         self.query_one("#message", Static).update(Text(problems, style="bold red"))
         if not problems:
-            self.query_one("#result", Static).update(scalar_view(float(value.value), int(bits.value)))
+            self.query_one("#result", Static).update(self.view(float(number.value), int(bits.value)))
+
+
+class AbsmaxCalculator(NumberAndBitsPanel):
+    """Type a value in [-1, 1] and a bit width; watch it become an integer and come back."""
+
+    NUMBER = ("value", "0.622", "value in [-1, 1]", Number(-1, 1, "value: a number between -1 and 1"))
+    DEFAULT_BITS = "4"
+
+    def view(self, number: float, bits: int) -> RenderableType:
+        return scalar_view(number, bits)
 
     @classmethod
     def report(cls) -> RenderableType:
@@ -144,28 +166,14 @@ def outlier_view(outlier: float, bits: int) -> RenderableType:
     return table
 
 
-class OutlierPanel(Vertical):
+class OutlierPanel(NumberAndBitsPanel):
     """One large value in a vector stretches the scale and starves everyone else of levels."""
 
-    DEFAULT_CSS = CSS
+    NUMBER = ("outlier", "20", "outlier value", Number(-1e6, 1e6, "outlier: a number, |x| up to 10^6"))
+    DEFAULT_BITS = "8"
 
-    def compose(self) -> ComposeResult:
-        with Horizontal(classes="controls"):
-            yield Input("20", id="outlier", validators=[Number(-1e6, 1e6, "outlier: a number, |x| up to 10^6")])
-            yield Input("8", id="bits", validators=[BITS_VALIDATOR])
-        yield Static(id="message")
-        yield Static(outlier_view(20, 8), id="result")
-
-    def on_mount(self) -> None:
-        self.query_one("#outlier", Input).border_title = "outlier value"
-        self.query_one("#bits", Input).border_title = "bits (2-8)"
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        outlier, bits = self.query_one("#outlier", Input), self.query_one("#bits", Input)
-        problems = input_problems(outlier, bits)
-        self.query_one("#message", Static).update(Text(problems, style="bold red"))
-        if not problems:
-            self.query_one("#result", Static).update(outlier_view(float(outlier.value), int(bits.value)))
+    def view(self, number: float, bits: int) -> RenderableType:
+        return outlier_view(number, bits)
 
     @classmethod
     def report(cls) -> RenderableType:
