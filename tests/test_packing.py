@@ -1,3 +1,5 @@
+import pytest
+
 from tutor.engine.packing import IGNORE_INDEX, PackedRowsCollator
 
 
@@ -21,7 +23,6 @@ def test_labels_ignore_document_starts_and_padding():
 
 
 def test_mismatched_lengths_are_refused():
-    import pytest
 
     with pytest.raises(ValueError, match="add up to 4"):
         PackedRowsCollator(0)([{"input_ids": [1, 2, 3], "seq_lengths": [2, 2]}])
@@ -43,3 +44,29 @@ def test_transformers_masks_documents_from_each_other():
         packed_logits = model(input_ids=packed["input_ids"], position_ids=packed["position_ids"], use_cache=False).logits
         alone_logits = model(input_ids=alone["input_ids"], position_ids=alone["position_ids"], use_cache=False).logits
     torch.testing.assert_close(packed_logits[0, 3:], alone_logits[0], atol=1e-5, rtol=1e-5)
+
+
+def test_auto_speed_packs_on_a_gpu_and_keeps_the_seed_batches_on_cpu():
+    from tutor.engine.config import RunConfig
+    from tutor.engine.train import resolve_speed
+
+    assert resolve_speed(RunConfig(), "cuda") == "packed"
+    assert resolve_speed(RunConfig(), "cpu") == "seed"
+    assert resolve_speed(RunConfig(speed="packed"), "cpu") == "packed"
+    assert RunConfig(speed="fast").validate()[0].field == "speed"
+
+
+@pytest.mark.slow
+def test_packed_training_job_on_tiny_learns_and_saves_an_adapter(tmp_path):
+    """The whole packed path: trl's bfd packing, the collator swap, a child job, a saved adapter."""
+    from tutor.engine.config import RunConfig
+    from tutor.engine.events import read_all
+    from tutor.engine.jobs import SubprocessRunner
+
+    handle = SubprocessRunner().start("train", RunConfig(speed="packed", epochs=3), tmp_path / "run")
+    assert handle.wait(timeout=240) == "finished"
+    events = read_all(handle.run_dir)
+    assert any(e["type"] == "log" and e["message"] == "speed setting: packed" for e in events)
+    losses = [e["loss"] for e in events if e["type"] == "progress"]
+    assert len(losses) >= 3 and min(losses[-2:]) < losses[0]
+    assert (handle.run_dir / "adapter" / "adapter_model.safetensors").exists()
