@@ -42,9 +42,10 @@ def test_show_prints_a_lesson(capsys):
     assert find_lesson("nf4").title in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("module", ["tutor", "tutor.cli"])
 @pytest.mark.parametrize("argv", [["show", "nope"], ["--lesson", "nope"]])
-def test_unknown_slug_is_one_line_listing_the_valid_ones_and_exit_2(argv):
-    result = subprocess.run([sys.executable, "-m", "tutor", *argv],
+def test_unknown_slug_is_one_line_listing_the_valid_ones_and_exit_2(argv, module):
+    result = subprocess.run([sys.executable, "-m", module, *argv],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stdout == ""

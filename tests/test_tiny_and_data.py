@@ -80,3 +80,15 @@ def test_tiny_model_is_cached_and_writes_english():
     assert len(words) >= 25
     assert sum(w.lower() in vocabulary for w in words) / len(words) > 0.9  # English words, not noise
     assert "act as" not in answer  # the dataset's shape is what training adds
+
+
+def test_a_killed_build_leaves_no_staging_folder_behind(tmp_path, monkeypatch):
+    from tutor.engine import tiny
+
+    monkeypatch.setenv("QLORA_TUTOR_MODELS", str(tmp_path))
+    leftover = tmp_path / f".{tiny.TINY_DIR_NAME}-killed"
+    leftover.mkdir()
+    monkeypatch.setattr(tiny, "build_tiny", lambda folder: (folder / tiny.BUILD_INFO).write_text("{}"))
+    target = tiny.ensure_tiny(log=lambda message: None)
+    assert (target / tiny.BUILD_INFO).exists()
+    assert not leftover.exists()

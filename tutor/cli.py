@@ -75,3 +75,11 @@ def run_tui(args: argparse.Namespace) -> int:
     app = create_app(start_lesson=args.lesson)
     app.run()
     return app.return_code or 0
+
+
+if __name__ == "__main__":
+    # `python -m tutor.cli`: run the imported module's main, not this __main__ copy, so that
+    # CommandError raised by the commands is the class `main` catches.
+    from tutor.cli import main as run_main
+
+    sys.exit(run_main())

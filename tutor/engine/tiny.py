@@ -50,6 +50,8 @@ def ensure_tiny(log=print) -> Path:
         if (target / BUILD_INFO).exists():
             return target
         log("building the tiny teaching model (once; it is cached afterwards)")
+        for leftover in paths.models_dir().glob(f".{TINY_DIR_NAME}-*"):
+            shutil.rmtree(leftover, ignore_errors=True)  # from a build killed before its cleanup
         staging = Path(tempfile.mkdtemp(prefix=f".{TINY_DIR_NAME}-", dir=paths.models_dir()))
         try:
             build_tiny(staging)
