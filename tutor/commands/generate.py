@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from tutor.commands.train import add_config_options, config_from_args, start_and_follow
+from tutor.commands.train import add_config_options, add_job_options, config_from_args, start_and_follow
 
 GENERATE_FIELDS = {
     "model", "adapter", "prompt", "max_new_tokens", "repetition_penalty", "device",
@@ -22,9 +22,7 @@ def register(subparsers) -> None:
         description="Load the model (4-bit by default), add --adapter if given, and stream the answer.",
     )
     parser.add_argument("--compare", action="store_true", help="answer twice: base model, then with --adapter")
-    parser.add_argument("--config", metavar="FILE.toml", help="start from this config (options override it)")
-    parser.add_argument("--output", metavar="DIR", help="run folder (must be new or empty)")
-    parser.add_argument("--json", action="store_true", help="print the raw events as JSON lines")
+    add_job_options(parser)
     add_config_options(parser, only=GENERATE_FIELDS)
 
 

@@ -26,10 +26,15 @@ def register(subparsers) -> None:
         "train", help="fine-tune with QLoRA headless (same job as the lab)",
         description="Load the model in 4 bits, answer the prompt, train a LoRA adapter, answer again.",
     )
+    add_job_options(parser)
+    add_config_options(parser, exclude={"adapter"})
+
+
+def add_job_options(parser: argparse.ArgumentParser) -> None:
+    """What every command that starts a job takes besides the run settings."""
     parser.add_argument("--config", metavar="FILE.toml", help="start from this config (options override it)")
     parser.add_argument("--output", metavar="DIR", help="run folder (must be new or empty); default: a new one under the runs folder")
     parser.add_argument("--json", action="store_true", help="print the raw events as JSON lines")
-    add_config_options(parser, exclude={"adapter"})
 
 
 def run(args: argparse.Namespace) -> int:
