@@ -22,13 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tutor.engine.config import LabError
+from tutor.engine.quantization import DEFAULT_BLOCKSIZE, SECOND_BLOCKSIZE
 
 if TYPE_CHECKING:
     import torch
 
 ADAPTER_NAME = "default"
-NF4_BLOCK = 64  # weights per 4-bit block, each with one 8-bit scale (double quantization)
-NF4_SCALE_BLOCK = 256  # 8-bit scales per second-level block, each with one fp32 scale
 
 
 class AnatomyError(LabError):
@@ -163,8 +162,8 @@ def format_bytes(n_bytes: int) -> str:
 def nf4_bytes(weights: int) -> int:
     """Bytes of `weights` stored as NF4: 4-bit codes, an 8-bit scale per block of 64, and an
     fp32 scale per 256 of those (QLoRA's double quantization, about 4.127 bits a weight)."""
-    blocks = math.ceil(weights / NF4_BLOCK)
-    return math.ceil(weights / 2) + blocks + 4 * math.ceil(blocks / NF4_SCALE_BLOCK)
+    blocks = math.ceil(weights / DEFAULT_BLOCKSIZE)
+    return math.ceil(weights / 2) + blocks + 4 * math.ceil(blocks / SECOND_BLOCKSIZE)
 
 
 # --- building and wrapping -------------------------------------------------------------
@@ -473,12 +472,11 @@ def tiny_folder() -> Path:
 def load_pretrained(folder: Path, four_bit: bool) -> torch.nn.Module:
     """A local model with real weights: fp32, or NF4 with double quantization as in training."""
     import torch
-    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+    from transformers import AutoModelForCausalLM
 
-    quantization = BitsAndBytesConfig(
-        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=torch.float32,
-    ) if four_bit else None
+    from tutor.engine.models import four_bit_config
+
+    quantization = four_bit_config(torch.float32) if four_bit else None
     return AutoModelForCausalLM.from_pretrained(folder, quantization_config=quantization, dtype=torch.float32)
 
 
