@@ -81,22 +81,34 @@ def pick_compute_dtype(config: RunConfig, device: str) -> tuple[str, str | None]
     return config.compute_dtype, None
 
 
+def four_bit_config(torch_dtype, quant_type: str = "nf4", double_quant: bool = True):
+    """The BitsAndBytesConfig of every 4-bit load: QLoRA's NF4 + double quantization by default."""
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type=quant_type,
+        bnb_4bit_use_double_quant=double_quant,
+        bnb_4bit_compute_dtype=torch_dtype,
+    )
+
+
+def device_map(device: str) -> dict:
+    """The whole model on one device: the first GPU, or the CPU."""
+    return {"": 0 if device == "cuda" else "cpu"}
+
+
 def load_base(config: RunConfig, source: ModelSource, device: str, dtype: str, for_training: bool):
     """(model, tokenizer): the base model, in 4 bits if the config says so, on `device`."""
     import torch
-    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+    from transformers import AutoModelForCausalLM
 
     check_fits_device(source, device)
     tokenizer = load_tokenizer(source.location)
     torch_dtype = getattr(torch, DTYPE_NAMES[dtype])
-    kwargs = dict(dtype=torch_dtype, device_map={"": 0 if device == "cuda" else "cpu"})
+    kwargs = dict(dtype=torch_dtype, device_map=device_map(device))
     if config.load_in_4bit:
-        kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True,
-            bnb_4bit_quant_type=config.quant_type,
-            bnb_4bit_use_double_quant=config.double_quant,
-            bnb_4bit_compute_dtype=torch_dtype,
-        )
+        kwargs["quantization_config"] = four_bit_config(torch_dtype, config.quant_type, config.double_quant)
     model = _from_pretrained(AutoModelForCausalLM, source, **kwargs)
     model.config.use_cache = not for_training
     return model, tokenizer
@@ -106,7 +118,6 @@ def load_adapter_model(adapter_dir: Path, config: RunConfig, device: str, dtype:
     """The base model with a saved adapter on top, reloaded the way the seed does it."""
     import torch
     from peft import AutoPeftModelForCausalLM
-    from transformers import BitsAndBytesConfig
 
     adapter_dir = Path(adapter_dir)
     if not (adapter_dir / "adapter_config.json").exists():
@@ -114,12 +125,9 @@ def load_adapter_model(adapter_dir: Path, config: RunConfig, device: str, dtype:
             f"{adapter_dir} holds no adapter_config.json", "Pass the adapter/ folder of a finished train run."
         )
     torch_dtype = getattr(torch, DTYPE_NAMES[dtype])
-    kwargs = dict(dtype=torch_dtype, is_trainable=False, device_map={"": 0 if device == "cuda" else "cpu"})
+    kwargs = dict(dtype=torch_dtype, is_trainable=False, device_map=device_map(device))
     if config.load_in_4bit:
-        kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type=config.quant_type,
-            bnb_4bit_use_double_quant=config.double_quant, bnb_4bit_compute_dtype=torch_dtype,
-        )
+        kwargs["quantization_config"] = four_bit_config(torch_dtype, config.quant_type, config.double_quant)
     model = AutoPeftModelForCausalLM.from_pretrained(str(adapter_dir), **kwargs)
     model.eval()
     return model
