@@ -24,14 +24,14 @@ def run(args: argparse.Namespace) -> int:
 
     root = Path(args.root).expanduser() if args.root else paths.runs_dir()
     if args.name:
-        from tutor.commands.train import follow
+        from tutor.commands.train import follow, with_hint
 
         run_dir = Path(args.name).expanduser()
         run_dir = run_dir if run_dir.is_dir() else root / args.name
         try:
             handle = attach(run_dir)
         except LabError as exc:
-            raise CommandError(f"{exc}\n  hint: {exc.hint}") from None
+            raise CommandError(with_hint(exc)) from None
         return follow(handle, json_mode=args.json)
     runs = list_runs(root)
     if args.json:

@@ -67,7 +67,7 @@ def config_from_args(args: argparse.Namespace):
     try:
         config = RunConfig.load(args.config) if getattr(args, "config", None) else RunConfig()
     except LabError as exc:
-        raise CommandError(_with_hint(exc)) from None
+        raise CommandError(with_hint(exc)) from None
     for f in fields(RunConfig):
         value = getattr(args, f.name, None)
         if value is not None:
@@ -86,7 +86,7 @@ def start_and_follow(kind: str, config, args: argparse.Namespace) -> int:
     try:
         handle = SubprocessRunner().start(kind, config, args.output)
     except LabError as exc:
-        raise CommandError(_with_hint(exc)) from None
+        raise CommandError(with_hint(exc)) from None
     return follow(handle, json_mode=args.json)
 
 
@@ -228,5 +228,5 @@ def _int_or_auto(text: str):
     return text if text == "auto" else int(text)
 
 
-def _with_hint(exc) -> str:
+def with_hint(exc) -> str:
     return f"{exc}\n  hint: {exc.hint}" if getattr(exc, "hint", "") else str(exc)
