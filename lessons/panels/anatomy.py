@@ -7,7 +7,6 @@ thread worker; the rich renderers below are shared with `qlora-tutor inspect` an
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from rich import box
@@ -22,6 +21,7 @@ from textual.message import Message
 from textual.validation import Integer
 from textual.widgets import Button, DataTable, Input, Select, Static, Tree
 
+from lessons.panels.common import HEAVY_WORK
 from tutor.engine.anatomy import (
     AdapterCheck, Anatomy, LoraSettings, MergeCheck, Node, adapter_runs, check_adapter, check_merge, format_bytes,
     inspect_model, summarize, tiny_folder,
@@ -42,7 +42,6 @@ ROLE_STYLES = {
     "untouched": "dim",
     "container": "",
 }
-BUILD_LOCK = threading.Lock()
 CSS = Path(__file__).with_suffix(".tcss").read_text(encoding="utf-8")
 
 
@@ -250,7 +249,7 @@ class AnatomyPanel(Vertical):
     def build(self, request: tuple) -> None:
         model, rank, targets = request
         try:
-            with BUILD_LOCK:  # one build at a time: threads importing transformers at once can collide
+            with HEAVY_WORK:  # one at a time: see lessons.panels.common
                 anatomy = inspect_model(model, LoraSettings(rank=rank, targets=targets))
         except LabError as exc:
             self.post_message(self.Built(request, None, exc))
@@ -317,7 +316,7 @@ class MergePanel(Vertical):
     @work(thread=True, exclusive=True)
     def run_check(self) -> None:
         try:
-            with BUILD_LOCK:
+            with HEAVY_WORK:
                 result = check_merge(tiny_folder(), LoraSettings(rank=8, alpha=16))
             self.post_message(self.Checked(result, None))
         except LabError as exc:
@@ -363,7 +362,7 @@ class AdapterFilePanel(Vertical):
     @work(thread=True, exclusive=True)
     def weigh(self, run: str) -> None:
         try:
-            with BUILD_LOCK:
+            with HEAVY_WORK:
                 body = adapter_file_report(check_adapter(Path(run)))
         except LabError as exc:
             body = error_text(exc)

@@ -15,8 +15,7 @@ from textual.widgets import Input, Static
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
-from lessons.panels.nf4 import COMPUTING, WorkerPanel
-from lessons.panels.quantization import input_problems
+from lessons.panels.common import COMPUTING, WorkerPanel, input_problems
 from tutor.engine import lora_math
 
 CSS = Path(__file__).with_suffix(".tcss").read_text(encoding="utf-8")

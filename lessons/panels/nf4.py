@@ -12,50 +12,18 @@ from pathlib import Path
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
-from textual.containers import Vertical
 from textual.validation import Number
 from textual.widgets import Input, Select, Static
-from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
+from lessons.panels.common import COMPUTING, WorkerPanel
 from tutor.engine import nf4, quantization as q
 
 CSS = Path(__file__).with_suffix(".tcss").read_text(encoding="utf-8")
-COMPUTING = Text("computing…", style="italic dim")
 REPORT_PLOT_SIZE = (76, 18)
 HISTOGRAM_BINS = 64
-
-
-def failure(exc: Exception) -> Text:
-    return Text(f"could not compute this: {type(exc).__name__}: {exc}", style="bold red")
-
-
-class WorkerPanel(Vertical):
-    """A panel whose numbers come from a thread worker; the result replaces "computing…".
-
-    Subclasses compose a Static with id "result" and implement `compute` and `show`.
-    """
-
-    @staticmethod
-    def compute(*args):
-        """Runs in the worker thread (and in `report`); returns what `show` displays."""
-        raise NotImplementedError
-
-    def show(self, result) -> None:
-        raise NotImplementedError
-
-    @work(thread=True, exclusive=True)
-    def start_computing(self, *args) -> None:
-        try:
-            result = self.compute(*args)
-        except Exception as exc:  # a broken bitsandbytes install must not take the lesson down
-            self.app.call_from_thread(self.query_one("#result", Static).update, failure(exc))
-            return
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self.show, result)
 
 
 def levels_table(engine: list[nf4.Level], library: list[float]) -> Table:

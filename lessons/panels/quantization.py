@@ -19,16 +19,12 @@ from textual.widgets import Input, Select, Static
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
+from lessons.panels.common import input_problems
 from tutor.engine import quantization as q
 
 CSS = Path(__file__).with_suffix(".tcss").read_text(encoding="utf-8")
 BITS_VALIDATOR = Integer(q.BIT_RANGE.start, q.BIT_RANGE.stop - 1, "bits: a whole number from 2 to 8")
 REPORT_PLOT_SIZE = (76, 18)
-
-
-def input_problems(*inputs: Input) -> str:
-    """The inputs' validation failures as one line, empty when all are valid."""
-    return "; ".join(d for i in inputs for d in i.validate(i.value).failure_descriptions)
 
 
 def scalar_view(value: float, bits: int) -> RenderableType:
