@@ -108,3 +108,13 @@ def test_job_survives_the_ui_and_is_reattached(tmp_path):
     assert answer[0]["stream"] == "base" and answer[0]["new_tokens"] == 20
     assert "".join(e["text"] for e in events if e["type"] == "token") == answer[0]["text"]
     assert [r.status for r in jobs.list_runs(tmp_path)] == ["finished"]
+
+
+def test_run_dirs_are_newest_first_from_job_files_alone(tmp_path):
+    from tutor.engine.jobs import _write_job, run_dirs
+
+    for name, started in (("old", 100.0), ("new", 300.0), ("middle", 200.0)):
+        (tmp_path / name).mkdir()
+        _write_job(tmp_path / name, {"kind": "train", "started_at": started, "pid": None})
+    (tmp_path / "not-a-run").mkdir()  # no job.json: skipped
+    assert [d.name for d in run_dirs(tmp_path)] == ["new", "middle", "old"]

@@ -195,15 +195,29 @@ def attach(run_dir: Path) -> JobHandle:
     return JobHandle(Path(run_dir))
 
 
-def list_runs(root: Path | None = None) -> list[RunInfo]:
-    """Every run folder under `root` (default: the user's runs folder), newest first."""
+def run_dirs(root: Path | None = None) -> list[Path]:
+    """Run folders under `root` (default: the user's runs folder), newest first.
+
+    Reads only each job.json: the app calls this on start-up, before its first frame.
+    """
+    return [run_dir for run_dir, _ in _jobs_newest_first(root)]
+
+
+def _jobs_newest_first(root: Path | None) -> list[tuple[Path, dict]]:
     root = Path(root) if root else paths.runs_dir()
-    runs = []
+    jobs = []
     for run_dir in root.iterdir() if root.is_dir() else ():
         try:
-            job = read_job(run_dir)
+            jobs.append((run_dir, read_job(run_dir)))
         except LabError:
             continue
+    return sorted(jobs, key=lambda item: item[1].get("started_at", 0.0), reverse=True)
+
+
+def list_runs(root: Path | None = None) -> list[RunInfo]:
+    """Every run under `root`, newest first, with its status, summary and error."""
+    runs = []
+    for run_dir, job in _jobs_newest_first(root):
         events = read_all(run_dir)
         by_type = {e["type"]: e for e in events}
         pid = job.get("pid")
@@ -213,7 +227,7 @@ def list_runs(root: Path | None = None) -> list[RunInfo]:
             started_at=job.get("started_at", 0.0), model=_config_model(run_dir), pid=pid,
             summary=by_type.get("summary"), error=by_type.get("error"),
         ))
-    return sorted(runs, key=lambda r: r.started_at, reverse=True)
+    return runs
 
 
 def _status(events: list[dict], running: bool) -> str:

@@ -96,7 +96,7 @@ class EngineRunner:
 
     def list_runs(self) -> list[Path]:
         """Run folders, newest first."""
-        return [info.run_dir for info in self._jobs.list_runs()]
+        return self._jobs.run_dirs()
 
 
 class JobManager:
