@@ -61,7 +61,7 @@ def sft_config(config: RunConfig, output_dir: Path, device: str, dtype: str):
         packing=resolve_speed(config, device) == "packed",
         packing_strategy="bfd",
         gradient_checkpointing=config.gradient_checkpointing,
-        # Non-reentrant checkpointing: same peak memory, measured ~18 % faster steps on the H100.
+        # Non-reentrant checkpointing: same peak memory; steps took 18 % less time in one H100 diagnosis.
         gradient_checkpointing_kwargs={"use_reentrant": False},
         optim=optim,
         bf16=cuda and dtype == "bf16",
