@@ -23,7 +23,7 @@ QUANT_TYPES = ("nf4", "fp4")
 COMPUTE_DTYPES = ("bf16", "fp16", "fp32")
 LORA_BIASES = ("none", "all", "lora_only")
 DEVICES = ("auto", "cpu", "cuda")
-OPTIMIZERS = ("auto", "adamw_torch", "paged_adamw_8bit", "paged_adamw_32bit", "adamw_8bit")
+OPTIMIZERS = ("auto", "adamw_torch", "adamw_torch_fused", "paged_adamw_8bit", "paged_adamw_32bit", "adamw_8bit")
 SPEEDS = ("auto", "packed", "seed")
 
 
@@ -95,8 +95,9 @@ class RunConfig:
     optim: str = _section("training", "auto", "auto: paged_adamw_8bit on a GPU, adamw_torch on CPU")
     speed: str = _section(
         "training", "auto",
-        "packed: whole documents packed into rows, each masked from the others (faster, same loss); "
-        "seed: the seed's padded batches; auto: packed on a GPU, seed on CPU",
+        "packed: whole documents packed into rows, each masked from the others, and on a GPU "
+        "Liger kernels, unpaged 8-bit AdamW, bf16 without autocast (faster, same loss); "
+        "seed: the seed's recipe; auto: packed on a GPU, seed on CPU",
     )
     seed: int = _section("training", 42, "random seed for a repeatable run")
     # [data]

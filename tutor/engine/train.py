@@ -17,6 +17,7 @@ from tutor.engine.config import RunConfig
 from tutor.engine.data import TEXT_COLUMN
 from tutor.engine.events import EventWriter
 from tutor.engine.models import gpu_memory
+from tutor.engine.speed import SpeedPlan
 
 # batch_size = auto: on a GPU, auto_find_batch_size starts at 8 and halves on out-of-memory;
 # on CPU, 4, where the seed's T4 run ended up (50 samples x 5 epochs = 65 steps).
@@ -32,24 +33,11 @@ def lora_config(config: RunConfig, targets: list[str]):
     )
 
 
-def resolve_speed(config: RunConfig, device: str) -> str:
-    """auto -> packed on a GPU (measured faster at the same memory and loss), seed on CPU,
-    where the tiny model's short prompts would pack into so few rows that the loss curve
-    the learner watches would have a handful of points."""
-    if config.speed != "auto":
-        return config.speed
-    return "packed" if device == "cuda" else "seed"
-
-
-def sft_config(config: RunConfig, output_dir: Path, device: str, dtype: str):
+def sft_config(config: RunConfig, output_dir: Path, device: str, dtype: str, plan: SpeedPlan):
     from trl import SFTConfig
 
     cuda = device == "cuda"
     auto_batch = config.batch_size == "auto"
-    if config.optim != "auto":
-        optim = config.optim
-    else:
-        optim = "paged_adamw_8bit" if cuda and config.load_in_4bit else "adamw_torch"
     return SFTConfig(
         output_dir=str(output_dir),
         num_train_epochs=config.epochs,
@@ -58,14 +46,14 @@ def sft_config(config: RunConfig, output_dir: Path, device: str, dtype: str):
         auto_find_batch_size=auto_batch and cuda,
         max_length=config.max_length,
         dataset_text_field=TEXT_COLUMN,
-        packing=resolve_speed(config, device) == "packed",
+        packing=plan.packed,
         packing_strategy="bfd",
         gradient_checkpointing=config.gradient_checkpointing,
         # Non-reentrant checkpointing: same peak memory; steps took 18 % less time in one H100 diagnosis.
         gradient_checkpointing_kwargs={"use_reentrant": False},
-        optim=optim,
-        bf16=cuda and dtype == "bf16",
-        fp16=cuda and dtype == "fp16",
+        optim=plan.optim,
+        bf16=plan.autocast and dtype == "bf16",
+        fp16=plan.autocast and dtype == "fp16",
         use_cpu=not cuda,
         dataloader_pin_memory=cuda,
         seed=config.seed,
@@ -86,7 +74,8 @@ def train_adapter(
     events.emit("phase", phase="tokenizing", message=f"{len(dataset)} samples, max_length {config.max_length}")
     progress = ProgressCallback(events, should_stop)
     trainer = build_trainer(model, tokenizer, dataset, config, targets, run_dir / "checkpoints", device, dtype, [progress])
-    events.emit("log", level="info", message=f"speed setting: {resolve_speed(config, device)}")
+    for note in trainer.speed_notes:
+        events.emit("log", level="info", message=note)
     trainable, total = trainer.model.get_nb_trainable_parameters()
     events.emit("log", level="info", message=f"LoRA on {', '.join(targets)}: {trainable:,} trainable of {total:,} parameters")
     output = trainer.train()
@@ -113,23 +102,42 @@ def train_adapter(
 
 
 def build_trainer(model, tokenizer, dataset, config: RunConfig, targets: list[str], output_dir: Path,
-                  device: str, dtype: str, callbacks: list):
-    """The SFTTrainer the lab uses (and the speed benchmark measures as 'the tutor')."""
+                  device: str, dtype: str, callbacks: list, varlen: bool = False):
+    """The SFTTrainer the lab uses (and the speed benchmark measures as 'the tutor').
+
+    `speed = packed` applies tutor.engine.speed's settings: packed rows stay rows, each
+    document masked from the others. `varlen=True` flattens them into one row with varlen
+    flash attention instead, where that runs: the benchmark's ablation, measured slower on an
+    H100 at 512 tokens (docs/benchmarks.md). `trainer.speed_notes` says what was applied.
+    """
     from trl import SFTTrainer
 
+    from tutor.engine.attention import register, varlen_unavailable_reason
     from tutor.engine.packing import PackedRowsCollator
+    from tutor.engine.speed import apply_liger, plan_speed
 
+    plan = plan_speed(config, device, dtype)
+    why_not = varlen_unavailable_reason(model) if plan.packed and varlen else "rows measured faster"
+    if plan.packed and why_not is None:
+        model.set_attn_implementation(register())
     trainer = SFTTrainer(
         model=model,
-        args=sft_config(config, output_dir, device, dtype),
+        args=sft_config(config, output_dir, device, dtype, plan),
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=lora_config(config, targets),
         callbacks=callbacks,
     )
-    if resolve_speed(config, device) == "packed":
+    notes = list(plan.notes)
+    if plan.packed and why_not is None:
+        notes.append("packed rows: one flattened row, varlen flash attention per document")
+    elif plan.packed:
         # trl flattens packed batches into one row; keep rows (see tutor.engine.packing).
         trainer.data_collator = PackedRowsCollator(tokenizer.pad_token_id)
+        notes.append("packed rows: kept as rows, each document masked from the others")
+    if plan.packed and device == "cuda":
+        notes.append(apply_liger(trainer.model.get_base_model()))
+    trainer.speed_notes = notes
     return trainer
 
 

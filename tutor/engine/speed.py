@@ -1,0 +1,77 @@
+"""The training speed settings: what `speed = packed` changes against the seed's recipe, and why.
+
+Profiled on an H100 (Llama-2-7B shape, batch 4 x 512, docs/benchmarks.md), a QLoRA step is
+bound by the host, not the GPU: the GPU computes for about a third of each step while Python
+launches some 9,000 small kernels (LoRA, 4-bit dequantization, norms, recomputation under
+gradient checkpointing). So the settings cut padding and kernel launches, not FLOPs:
+
+- packing: whole documents in full rows, no padding (trl's best-fit-decreasing packing);
+  attention stays inside each document (`tutor.engine.attention`);
+- no autocast: a model loaded in bf16 already computes in bf16, and autocast only adds a
+  cast check and copies around every matmul (fp16 keeps autocast: it needs loss scaling);
+- Liger's Triton kernels for RMSNorm, RoPE and SwiGLU, one kernel where eager PyTorch runs
+  several, when liger-kernel is installed and knows the model type;
+- 8-bit AdamW without paging: paging synchronizes the GPU once per LoRA tensor, 256 times
+  a step for q/k/v/o on 32 layers, for optimizer state of a few MB that never needs paging.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tutor.engine.config import RunConfig
+
+
+def resolve_speed(config: RunConfig, device: str) -> str:
+    """auto -> packed on a GPU (measured faster at the same memory and loss), seed on CPU,
+    where the tiny model's short prompts would pack into so few rows that the loss curve
+    the learner watches would have a handful of points."""
+    if config.speed != "auto":
+        return config.speed
+    return "packed" if device == "cuda" else "seed"
+
+
+@dataclass
+class SpeedPlan:
+    """What a run does for speed; `notes` says it in words for the run's log."""
+
+    packed: bool
+    autocast: bool
+    optim: str
+    liger: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def plan_speed(config: RunConfig, device: str, dtype: str) -> SpeedPlan:
+    cuda = device == "cuda"
+    fast = resolve_speed(config, device) == "packed"
+    if config.optim != "auto":
+        optim = config.optim
+    elif cuda and fast:
+        optim = "adamw_8bit"
+    elif cuda and config.load_in_4bit:
+        optim = "paged_adamw_8bit"  # the seed's choice
+    else:
+        optim = "adamw_torch"
+    # bf16 without autocast only where the speed setting asks for it; fp16 always autocasts.
+    autocast = cuda and (dtype == "fp16" or (dtype == "bf16" and not (fast and cuda)))
+    plan = SpeedPlan(packed=fast, autocast=autocast, optim=optim)
+    plan.notes.append(f"speed setting: {'packed' if fast else 'seed'}")
+    if fast and cuda:
+        plan.notes.append(f"optimizer {optim}; {'autocast' if autocast else 'no autocast'} ({dtype})")
+    return plan
+
+
+def apply_liger(model) -> str:
+    """Swap in Liger's RMSNorm, RoPE and SwiGLU kernels; returns what happened, for the log."""
+    try:
+        from liger_kernel.transformers import _apply_liger_kernel_to_instance
+        from liger_kernel.transformers.monkey_patch import MODEL_TYPE_TO_APPLY_LIGER_FN
+    except ImportError:
+        return "Liger kernels: not installed (pip install liger-kernel: about 13 % more tokens/s on an H100)"
+    model_type = getattr(model.config, "model_type", None)
+    if model_type not in MODEL_TYPE_TO_APPLY_LIGER_FN:
+        return f"Liger kernels: none for model type {model_type!r}"
+    _apply_liger_kernel_to_instance(model=model, rope=True, rms_norm=True, swiglu=True,
+                                    cross_entropy=False, fused_linear_cross_entropy=False)
+    return "Liger kernels: RMSNorm, RoPE, SwiGLU"
