@@ -38,6 +38,7 @@ TARGETS = {"llama2-7b": ["q_proj", "k_proj", "v_proj", "o_proj"], "bloomz-560m":
 
 BATCH, MAX_LENGTH = 4, 512
 DEVICE = "cuda" if os.environ.get("BENCH_DEVICE", "cuda") == "cuda" else "cpu"
+DEVICE_MAP = {"": 0 if DEVICE == "cuda" else "cpu"}
 COMMON = dict(per_device_train_batch_size=BATCH, max_length=MAX_LENGTH, learning_rate=2e-4, num_train_epochs=1,
               report_to=[], save_strategy="no", seed=0, data_seed=0)
 # (a) the seed recipe on today's libraries, (b) the best stock settings, ablations of (b).
@@ -53,6 +54,25 @@ CONFIGS: dict[str, dict] = {
     "packing-wrapped": dict(packing=True, packing_strategy="wrapped", optim="paged_adamw_8bit"),
     "packing-nogc": dict(packing=True, optim="paged_adamw_8bit", gradient_checkpointing=False),
 }
+# (c) the tutor's engine with its defaults; "tutor+a+b" adds the ablation settings a and b.
+TUTOR_SETTINGS: dict[str, dict] = {
+    "varlen": dict(varlen=True),  # packed rows flattened into one, varlen flash attention per document
+    "compile": dict(compile="break", varlen=True),  # decoder layers through torch.compile, attention left out, static rows
+    "cstatic": dict(compile="static", varlen=True),  # ... attention inside, with document offsets of one static shape too
+    "cgraph": dict(compile="cudagraphs", varlen=True),  # ... and replayed as CUDA graphs (mode reduce-overhead)
+    "paged": dict(optim="paged_adamw_8bit"),  # the seed's paged 8-bit AdamW instead of the unpaged one
+}
+
+
+def tutor_settings(config_name: str) -> dict | None:
+    """The tutor_trainer keywords a config name asks for, or None if it is not a tutor config."""
+    head, *extras = config_name.split("+")
+    if head != "tutor":
+        return None
+    settings: dict = {}
+    for extra in extras:
+        settings.update(TUTOR_SETTINGS[extra])
+    return settings
 
 
 def build_model_folder(shape: str, folder: Path) -> None:
@@ -61,15 +81,34 @@ def build_model_folder(shape: str, folder: Path) -> None:
 
     from tutor.engine.tiny import build_tokenizer
 
-    if (folder / "config.json").exists():
-        return
-    params = dict(SHAPES[shape])
-    config = AutoConfig.for_model(params.pop("model_type"), **params)
-    torch.manual_seed(0)
-    with torch.device(DEVICE):
-        model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
-    model.save_pretrained(folder)
-    build_tokenizer().save_pretrained(folder)  # so `qlora-tutor train --model FOLDER` can use it too
+    if not (folder / "config.json").exists():
+        params = dict(SHAPES[shape])
+        config = AutoConfig.for_model(params.pop("model_type"), **params)
+        torch.manual_seed(0)
+        with torch.device(DEVICE):
+            model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+        model.save_pretrained(folder)
+        build_tokenizer().save_pretrained(folder)  # so `qlora-tutor train --model FOLDER` can use it too
+        del model
+    nf4 = quantized_folder(folder)
+    if not (nf4 / "config.json").exists():
+        # Quantized once and saved: every config then loads the same NF4 weights in seconds.
+        model = AutoModelForCausalLM.from_pretrained(folder, quantization_config=nf4_config(), device_map=DEVICE_MAP,
+                                                     dtype=torch.bfloat16)
+        model.save_pretrained(nf4)
+        build_tokenizer().save_pretrained(nf4)
+
+
+def quantized_folder(folder: Path) -> Path:
+    return folder.with_name(folder.name + "-nf4")
+
+
+def nf4_config():
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=torch.bfloat16)
 
 
 def load_samples(count: int = 400) -> tuple[list[list[int]], object]:
@@ -85,17 +124,14 @@ def run_one(config_name: str, shape: str, folder: Path, steps: int, warmup: int,
     import torch
     from datasets import Dataset
     from peft import LoraConfig
-    from transformers import AutoModelForCausalLM, BitsAndBytesConfig, TrainerCallback
+    from transformers import AutoModelForCausalLM, TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
     from tutor.engine.throughput import ModelShape, measured_window, mfu
 
     samples, tokenizer = load_samples()
     dataset = Dataset.from_dict({"input_ids": samples})
-    quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                               bnb_4bit_compute_dtype=torch.bfloat16)
-    model = AutoModelForCausalLM.from_pretrained(folder, quantization_config=quant, device_map={"": 0 if DEVICE == "cuda" else "cpu"},
-                                                 dtype=torch.bfloat16)
+    model = AutoModelForCausalLM.from_pretrained(quantized_folder(folder), device_map=DEVICE_MAP, dtype=torch.bfloat16)
     cuda = DEVICE == "cuda"
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     weights_bytes = torch.cuda.memory_allocated() if cuda else 0
@@ -110,8 +146,8 @@ def run_one(config_name: str, shape: str, folder: Path, steps: int, warmup: int,
             sync()
             step_seconds.append(time.perf_counter() - self.t0)
 
-    if config_name == "tutor":
-        trainer = tutor_trainer(model, tokenizer, dataset, shape, steps, [Clock()], cuda)
+    if tutor_settings(config_name) is not None:
+        trainer = tutor_trainer(model, tokenizer, dataset, steps, [Clock()], cuda, **tutor_settings(config_name))
     else:
         lora = LoraConfig(r=16, lora_alpha=16, lora_dropout=0.05, bias="none", task_type="CAUSAL_LM",
                           target_modules=TARGETS[shape])
@@ -133,10 +169,17 @@ def run_one(config_name: str, shape: str, folder: Path, steps: int, warmup: int,
                 prof.step()
 
         trainer.add_callback(ProfilerStep())
+        active = steps - warmup - 1
         with torch_profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA],
-                           schedule=schedule(wait=warmup, warmup=1, active=3)) as prof:
+                           schedule=schedule(wait=warmup, warmup=1, active=active, repeat=1)) as prof:
             trainer.train()
-        profile_table = prof.key_averages().table(sort_by="cuda_time_total", row_limit=30, max_name_column_width=60)
+        profile_table = profile_summary(prof.key_averages(), active, step_seconds[-active:])
+        # Then Python's share of the host time, by sampling the training thread's stack.
+        trainer.remove_callback(ProfilerStep)
+        trainer.args.max_steps = steps + 2 * warmup
+        with StackSampler() as sampler:
+            trainer.train()
+        profile_table["python_top"] = sampler.top(40)
     else:
         trainer.train()
 
@@ -165,7 +208,77 @@ def run_one(config_name: str, shape: str, folder: Path, steps: int, warmup: int,
     }
 
 
-def tutor_trainer(model, tokenizer, dataset, shape: str, steps: int, callbacks: list, cuda: bool):
+class StackSampler:
+    """Samples the main thread's Python stack every millisecond: which functions the host time
+    goes to (self = the innermost frame, total = anywhere on the stack)."""
+
+    def __init__(self, interval: float = 0.001) -> None:
+        import threading
+
+        self.interval = interval
+        self.self_counts: dict[str, int] = {}
+        self.total_counts: dict[str, int] = {}
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._main = threading.main_thread().ident
+
+    def __enter__(self):
+        sys.setswitchinterval(self.interval)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        sys.setswitchinterval(0.005)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            frame = sys._current_frames().get(self._main)
+            if frame is None:
+                continue
+            self.samples += 1
+            seen = set()
+            innermost = True
+            while frame is not None:
+                code = frame.f_code
+                key = f"{'/'.join(code.co_filename.split('/')[-2:])}:{code.co_name}"
+                if innermost:
+                    self.self_counts[key] = self.self_counts.get(key, 0) + 1
+                    innermost = False
+                if key not in seen:
+                    self.total_counts[key] = self.total_counts.get(key, 0) + 1
+                    seen.add(key)
+                frame = frame.f_back
+
+    def top(self, n: int) -> dict:
+        def ranked(counts):
+            return [(k, round(100 * v / max(self.samples, 1), 1)) for k, v in sorted(counts.items(), key=lambda kv: -kv[1])[:n]]
+        return {"samples": self.samples, "self_pct": ranked(self.self_counts), "total_pct": ranked(self.total_counts)}
+
+
+def profile_summary(averages, active_steps: int, step_seconds: list[float]) -> dict:
+    """Where a step's time goes: GPU kernel time per step against the step's wall time, and the
+    ops that take the most GPU time (self time, so nested ops are not counted twice)."""
+    def gpu_us(event):
+        return getattr(event, "self_device_time_total", None) or getattr(event, "self_cuda_time_total", 0)
+
+    kernels = [e for e in averages if e.device_type.name == "CUDA"]  # kernels and copies, not annotated ranges
+    busy = sum(gpu_us(e) for e in kernels) / 1e6 / active_steps
+    wall = sum(step_seconds) / len(step_seconds)
+    syncs = {e.key: {"calls_per_step": e.count / active_steps, "cpu_ms_per_step": e.self_cpu_time_total / 1e3 / active_steps}
+             for e in averages if any(word in e.key for word in ("Synchronize", "item", "nonzero", "Memcpy", "_local_scalar"))}
+    return {
+        "active_steps": active_steps, "wall_step_s": wall, "gpu_busy_step_s": busy, "gpu_idle_fraction": 1 - busy / wall,
+        "host_syncs": syncs,
+        "table": averages.table(sort_by="self_cuda_time_total", row_limit=30, max_name_column_width=70),
+        "cpu_table": averages.table(sort_by="self_cpu_time_total", row_limit=30, max_name_column_width=70),
+    }
+
+
+def tutor_trainer(model, tokenizer, dataset, steps: int, callbacks: list, cuda: bool,
+                  varlen: bool = False, compile: str = "", optim: str = "auto"):
     """(c): the lab engine's own trainer with its defaults, at the benchmark's batch budget."""
     from tutor.engine.config import RunConfig
     from tutor.engine.events import EventWriter
@@ -173,15 +286,54 @@ def tutor_trainer(model, tokenizer, dataset, shape: str, steps: int, callbacks: 
     from tutor.engine.train import ProgressCallback, build_trainer
 
     # BENCH_SPEED=packed exercises the GPU default in a CPU smoke run (auto means seed on CPU).
-    config = RunConfig(batch_size=BATCH, max_length=MAX_LENGTH, seed=0, speed=os.environ.get("BENCH_SPEED", "auto"))
+    config = RunConfig(batch_size=BATCH, max_length=MAX_LENGTH, seed=0, speed=os.environ.get("BENCH_SPEED", "auto"),
+                       optim=optim)
     device = "cuda" if cuda else "cpu"
     run_dir = Path(tempfile.mkdtemp())
     # The lab's own progress events ride along, as they do when the learner watches.
     progress = ProgressCallback(EventWriter(run_dir), should_stop=lambda: False)
     trainer = build_trainer(model, tokenizer, dataset, config, detect_targets(model.config), run_dir,
-                            device, "bf16" if cuda else "fp32", [*callbacks, progress])
+                            device, "bf16" if cuda else "fp32", [*callbacks, progress], varlen=varlen)
     trainer.args.max_steps = steps
+    if compile:
+        import torch
+        from transformers import AttentionInterface
+        from transformers.modeling_layers import GradientCheckpointingLayer
+
+        from tutor.engine.attention import VARLEN, varlen_attention_forward
+
+        trainer.data_collator.pad_to_multiple_of = BATCH * MAX_LENGTH  # one static row shape
+        if compile == "break":  # the attention, whose document offsets vary, left out of the graphs
+            AttentionInterface.register(VARLEN, torch.compiler.disable(varlen_attention_forward))
+        else:
+            trainer.data_collator = StaticOffsetsCollator(trainer.data_collator, max_docs=256)
+        options = dict(dynamic=False, mode="reduce-overhead" if compile == "cudagraphs" else None)
+        for layer in trainer.model.modules():
+            if isinstance(layer, GradientCheckpointingLayer):
+                layer.compile(**options)
     return trainer
+
+
+class StaticOffsetsCollator:
+    """trl's padding-free batch with document offsets of a fixed size: the padding tail is one
+    document, unused slots repeat the row's end (empty documents), the longest is max_length."""
+
+    def __init__(self, inner, max_docs: int) -> None:
+        self.inner, self.max_docs = inner, max_docs
+
+    def __call__(self, examples):
+        import torch
+
+        batch = self.inner(examples)
+        width = batch["input_ids"].shape[1]
+        real = sum(len(e["input_ids"]) for e in examples)
+        starts = [int(x) for x in batch["cu_seq_lens_q"][:-1] if x < real] + ([real] if real < width else [])
+        cu = torch.full((self.max_docs + 1,), width, dtype=torch.int32)
+        cu[: len(starts)] = torch.tensor(starts, dtype=torch.int32)
+        batch["cu_seq_lens_q"] = batch["cu_seq_lens_k"] = cu
+        batch["max_length_q"] = batch["max_length_k"] = MAX_LENGTH
+        batch.pop("seq_idx", None)
+        return batch
 
 
 def instrument(trainer, pad_token_id: int) -> tuple[list[int], list]:
@@ -210,8 +362,13 @@ def instrument(trainer, pad_token_id: int) -> tuple[list[int], list]:
 def settings_summary(trainer) -> dict:
     a = trainer.args
     return {"packing": a.packing, "packing_strategy": a.packing_strategy, "optim": str(a.optim),
-            "gradient_checkpointing": a.gradient_checkpointing, "batch": a.per_device_train_batch_size,
-            "max_length": a.max_length, "collator": type(trainer.data_collator).__name__}
+            "gradient_checkpointing": a.gradient_checkpointing,
+            "gradient_checkpointing_kwargs": a.gradient_checkpointing_kwargs, "batch": a.per_device_train_batch_size,
+            "max_length": a.max_length, "collator": type(trainer.data_collator).__name__,
+            "attn_implementation": trainer.model.config._attn_implementation,
+            "speed_notes": getattr(trainer, "speed_notes", None),
+            "accelerate_hooks": sum(hasattr(m, "_hf_hook") for m in trainer.model.modules()),
+            "autocast": bool(a.bf16 or a.fp16)}
 
 
 def child_main(args: argparse.Namespace) -> None:
@@ -249,7 +406,7 @@ def main() -> None:
         child_main(args)
         return
 
-    results, failures = [], []
+    results, failures, profiles = [], [], {}
     for shape in args.models.split(","):
         folder = Path(args.workdir) / f"bench-{shape}"
         run_child(["--build", "--model", shape, "--folder", str(folder)])
@@ -257,28 +414,41 @@ def main() -> None:
             out = Path(tempfile.mkstemp(suffix=".json")[1])
             child = ["--config", name, "--model", shape, "--folder", str(folder), "--result", str(out),
                      "--steps", str(args.steps), "--warmup", str(args.warmup)]
-            if name in args.profile.split(","):
-                child += ["--profile", "1"]
             try:
                 run_child(child)
                 results.append(json.loads(out.read_text()))
             except subprocess.CalledProcessError as exc:
                 failures.append({"config": name, "model": shape, "exit_code": exc.returncode})
             print(f"done {shape} {name}", flush=True)
-            write_report(args.out, results, failures)
-    report = write_report(args.out, results, failures)
+            write_report(args.out, results, failures, profiles)
+        # Profiled runs are separate children: the profiler's own overhead stays out of the table.
+        for name in filter(None, args.profile.split(",")):
+            out = Path(tempfile.mkstemp(suffix=".json")[1])
+            try:
+                run_child(["--config", name, "--model", shape, "--folder", str(folder), "--result", str(out),
+                           "--steps", str(args.warmup + 5), "--warmup", str(args.warmup), "--profile", "1"])
+                profile = json.loads(out.read_text())["profile"]
+                profiles[f"{shape}/{name}"] = profile
+                print(f"\n## profile {shape}/{name}: GPU busy {profile['gpu_busy_step_s']:.3f} s "
+                      f"of {profile['wall_step_s']:.3f} s per step\n{json.dumps(profile['host_syncs'], indent=1)}\n"
+                      f"{profile['cpu_table']}\n{json.dumps(profile['python_top'])}", flush=True)
+            except subprocess.CalledProcessError as exc:
+                failures.append({"config": name, "model": shape, "profile": True, "exit_code": exc.returncode})
+            write_report(args.out, results, failures, profiles)
+    report = write_report(args.out, results, failures, profiles)
     for shape in args.models.split(","):
         mine = [r for r in results if r["model"] == shape]
-        report["ratios"][shape] = ratios(mine, "tutor", ["seed", "stock-best"])
+        report["ratios"][shape] = ratios(mine, "tutor", ["seed", "stock-best", "stock-nonreentrant"])
         print(f"\n## {shape}\n" + markdown_table(mine))
         print(json.dumps(report["ratios"][shape], indent=1))
     print(peak_note())
     Path(args.out).write_text(json.dumps(report, indent=1))
 
 
-def write_report(out: str, results: list[dict], failures: list[dict]) -> dict:
+def write_report(out: str, results: list[dict], failures: list[dict], profiles: dict) -> dict:
     """Written after every configuration, so a run cut short still leaves its rows."""
-    report = {"device": results[0]["device"] if results else None, "versions": versions(), "results": results, "failures": failures, "ratios": {}}
+    report = {"device": results[0]["device"] if results else None, "versions": versions(), "results": results,
+              "failures": failures, "ratios": {}, "profiles": profiles}
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(json.dumps(report, indent=1))
     return report
