@@ -35,3 +35,29 @@ def test_ratios_use_the_best_repeat_of_each_config():
 def test_markdown_table_formats_each_row():
     table = markdown_table([_result("tutor", 5123.4, 2**30 * 4.5)])
     assert "| tutor | 5,123 | 0.500 | 10.0 | 4.50 |" in table
+
+
+def test_tutor_config_names_add_ablation_settings():
+    from bench.train_speed import tutor_settings
+
+    assert tutor_settings("tutor") == {}
+    assert tutor_settings("tutor+varlen+paged") == {"varlen": True, "optim": "paged_adamw_8bit"}
+    assert tutor_settings("stock-best") is None
+    with pytest.raises(KeyError):
+        tutor_settings("tutor+warp")
+
+
+def test_static_offsets_make_padding_one_document_and_fill_empty_ones():
+    pytest.importorskip("trl")
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    from bench.train_speed import MAX_LENGTH, StaticOffsetsCollator
+
+    inner = DataCollatorForLanguageModeling(pad_token_id=0, padding_free=True, pad_to_multiple_of=16)
+    batch = StaticOffsetsCollator(inner, max_docs=8)([
+        {"input_ids": [1, 2, 3, 4, 5], "seq_lengths": [3, 2]},
+        {"input_ids": [6, 7, 8], "seq_lengths": [3]},
+    ])
+    assert batch["input_ids"].shape == (1, 16)
+    assert batch["cu_seq_lens_q"].tolist() == [0, 3, 5, 8, 16, 16, 16, 16, 16]
+    assert batch["max_length_q"] == MAX_LENGTH and "seq_idx" not in batch
