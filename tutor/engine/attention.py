@@ -2,15 +2,19 @@
 
 trl packs whole documents into rows and (padding-free) flattens a batch into one row, handing
 the model `cu_seq_lens_q/k`: where each document starts. Under SDPA, transformers turns that
-into a dense document mask over the whole row, and SDPA falls back from flash to a slower
-masked kernel that also computes every cross-document block only to mask it out. On an H100
-with a Llama-2-7B shape that mask path cost about a third of each step.
+into a dense document mask over the whole row, and SDPA leaves flash for a masked kernel that
+computes every cross-document block only to mask it out.
 
 `torch.nn.attention.varlen.varlen_attn` (PyTorch >= 2.10) runs flash attention per document
 straight from those offsets: no mask, no wasted blocks. This module registers it with
 transformers' attention interface as `VARLEN`. Without offsets (generation, padded batches)
 or where the kernel cannot run, the function hands over to transformers' own SDPA, and the
 mask function is SDPA's, so every call is correct whichever path it takes.
+
+Measured on an H100 (Llama-2-7B shape, batch 4 x 512), attention is under 10 ms of a 0.5 s
+step and the flattened row came out 5-6 % slower than rows kept as rows, so the lab does not
+use it by default: `build_trainer(..., varlen=True)` is the benchmark's ablation. It is the
+path to revisit for long rows, where masked attention grows with the square of the row.
 """
 
 from __future__ import annotations

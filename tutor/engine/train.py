@@ -117,8 +117,8 @@ def build_trainer(model, tokenizer, dataset, config: RunConfig, targets: list[st
     from tutor.engine.speed import apply_liger, plan_speed
 
     plan = plan_speed(config, device, dtype)
-    why_not = varlen_unavailable_reason(model) if plan.packed and varlen else "rows measured faster"
-    if plan.packed and why_not is None:
+    flat = plan.packed and varlen and varlen_unavailable_reason(model) is None
+    if flat:
         model.set_attn_implementation(register())
     trainer = SFTTrainer(
         model=model,
@@ -129,7 +129,7 @@ def build_trainer(model, tokenizer, dataset, config: RunConfig, targets: list[st
         callbacks=callbacks,
     )
     notes = list(plan.notes)
-    if plan.packed and why_not is None:
+    if flat:
         notes.append("packed rows: one flattened row, varlen flash attention per document")
     elif plan.packed:
         # trl flattens packed batches into one row; keep rows (see tutor.engine.packing).
