@@ -21,7 +21,21 @@ def test_no_gpu_is_a_warning_not_a_failure(no_gpu):
     assert checks["GPU"].status == WARN and checks["GPU"].hint
     assert checks["bitsandbytes"].status == WARN
     assert {"transformers", "peft", "trl", "accelerate", "datasets", "HF cache"} <= set(checks)
+    assert checks["liger-kernel"].status == OK  # optional, and only of use on a GPU
     assert doctor.exit_code(list(checks.values())) == 0
+
+
+def test_a_gpu_without_liger_is_told_how_to_get_it(monkeypatch):
+    torch = pytest.importorskip("torch")
+    from importlib import metadata
+
+    def missing(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "version", missing)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    check = doctor.check_liger()
+    assert check.status == WARN and check.hint == "pip install liger-kernel"
 
 
 def test_cli_doctor_prints_one_line_per_check_and_exits_0_without_gpu(no_gpu, capsys):

@@ -97,6 +97,22 @@ def check_library(name: str) -> Check:
         return Check(name, FAIL, "not installed", f"pip install {name}")
 
 
+def check_liger() -> Check:
+    """Optional: packed training on a GPU uses Liger's kernels when they are installed."""
+    from importlib import metadata
+
+    try:
+        return Check("liger-kernel", OK, f"{metadata.version('liger-kernel')}: packed training uses its kernels")
+    except metadata.PackageNotFoundError:
+        pass
+    import torch
+
+    if not torch.cuda.is_available():
+        return Check("liger-kernel", OK, "not installed (only used on a GPU)")
+    return Check("liger-kernel", WARN, "not installed: GPU training runs without its kernels, about 14 % slower",
+                 "pip install liger-kernel")
+
+
 def hf_cache_dir() -> Path:
     if cache := os.environ.get("HF_HUB_CACHE"):
         return Path(cache).expanduser()
@@ -127,6 +143,7 @@ def all_checks() -> list[tuple[str, Callable[[], Check]]]:
         ("GPU", check_gpu),
         ("bitsandbytes", check_bitsandbytes),
         *((name, partial(check_library, name)) for name in LIBRARIES),
+        ("liger-kernel", check_liger),
         ("HF cache", check_hf_cache),
     ]
 
