@@ -60,6 +60,8 @@ TUTOR_SETTINGS: dict[str, dict] = {
     "compile": dict(compile="break", varlen=True),  # decoder layers through torch.compile, attention left out, static rows
     "cstatic": dict(compile="static", varlen=True),  # ... attention inside, with document offsets of one static shape too
     "cgraph": dict(compile="cudagraphs", varlen=True),  # ... and replayed as CUDA graphs (mode reduce-overhead)
+    "rcompile": dict(compile="rows"),  # the default's rows, padded to max_length, layers through torch.compile
+    "rgraph": dict(compile="rows-cudagraphs"),  # ... and replayed as CUDA graphs
     "paged": dict(optim="paged_adamw_8bit"),  # the seed's paged 8-bit AdamW instead of the unpaged one
 }
 
@@ -302,16 +304,39 @@ def tutor_trainer(model, tokenizer, dataset, steps: int, callbacks: list, cuda: 
 
         from tutor.engine.attention import VARLEN, varlen_attention_forward
 
-        trainer.data_collator.pad_to_multiple_of = BATCH * MAX_LENGTH  # one static row shape
+        if compile.startswith("rows"):  # rows of exactly max_length: one static shape, mask included
+            trainer.data_collator = FullRowsCollator(trainer.data_collator, MAX_LENGTH)
+        else:
+            trainer.data_collator.pad_to_multiple_of = BATCH * MAX_LENGTH  # one static row shape
         if compile == "break":  # the attention, whose document offsets vary, left out of the graphs
             AttentionInterface.register(VARLEN, torch.compiler.disable(varlen_attention_forward))
-        else:
+        elif not compile.startswith("rows"):
             trainer.data_collator = StaticOffsetsCollator(trainer.data_collator, max_docs=256)
-        options = dict(dynamic=False, mode="reduce-overhead" if compile == "cudagraphs" else None)
+        options = dict(dynamic=False, mode="reduce-overhead" if compile.endswith("cudagraphs") else None)
         for layer in trainer.model.modules():
             if isinstance(layer, GradientCheckpointingLayer):
                 layer.compile(**options)
     return trainer
+
+
+class FullRowsCollator:
+    """The tutor's packed rows, each padded to `width` tokens (the padding one more document)."""
+
+    def __init__(self, inner, width: int) -> None:
+        self.inner, self.width = inner, width
+
+    def __call__(self, examples):
+        import torch
+
+        batch = self.inner(examples)
+        extra = self.width - batch["input_ids"].shape[1]
+        if extra > 0:
+            rows = batch["input_ids"].shape[0]
+            fill = {"input_ids": self.inner.pad_token_id, "labels": -100}
+            for key, value in fill.items():
+                batch[key] = torch.cat([batch[key], torch.full((rows, extra), value, dtype=batch[key].dtype)], dim=1)
+            batch["position_ids"] = torch.cat([batch["position_ids"], torch.arange(extra).expand(rows, extra)], dim=1)
+        return batch
 
 
 class StaticOffsetsCollator:

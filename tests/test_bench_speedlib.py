@@ -61,3 +61,17 @@ def test_static_offsets_make_padding_one_document_and_fill_empty_ones():
     assert batch["input_ids"].shape == (1, 16)
     assert batch["cu_seq_lens_q"].tolist() == [0, 3, 5, 8, 16, 16, 16, 16, 16]
     assert batch["max_length_q"] == MAX_LENGTH and "seq_idx" not in batch
+
+
+def test_full_rows_pad_every_row_to_one_width_as_a_document_of_its_own():
+    pytest.importorskip("torch")
+    from bench.train_speed import FullRowsCollator
+    from tutor.engine.packing import IGNORE_INDEX, PackedRowsCollator
+
+    batch = FullRowsCollator(PackedRowsCollator(pad_token_id=0), width=7)([
+        {"input_ids": [5, 6, 7, 8, 9], "seq_lengths": [3, 2]},
+        {"input_ids": [4, 3, 2], "seq_lengths": [3]},
+    ])
+    assert batch["input_ids"].tolist() == [[5, 6, 7, 8, 9, 0, 0], [4, 3, 2, 0, 0, 0, 0]]
+    assert batch["position_ids"].tolist() == [[0, 1, 2, 0, 1, 0, 1], [0, 1, 2, 0, 1, 0, 1]]
+    assert batch["labels"][:, 5:].eq(IGNORE_INDEX).all()
