@@ -81,6 +81,7 @@ def build_model_folder(shape: str, folder: Path) -> None:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
+    from tutor.engine.models import four_bit_config
     from tutor.engine.tiny import build_tokenizer
 
     if not (folder / "config.json").exists():
@@ -95,22 +96,14 @@ def build_model_folder(shape: str, folder: Path) -> None:
     nf4 = quantized_folder(folder)
     if not (nf4 / "config.json").exists():
         # Quantized once and saved: every config then loads the same NF4 weights in seconds.
-        model = AutoModelForCausalLM.from_pretrained(folder, quantization_config=nf4_config(), device_map=DEVICE_MAP,
-                                                     dtype=torch.bfloat16)
+        model = AutoModelForCausalLM.from_pretrained(folder, quantization_config=four_bit_config(torch.bfloat16),
+                                                     device_map=DEVICE_MAP, dtype=torch.bfloat16)
         model.save_pretrained(nf4)
         build_tokenizer().save_pretrained(nf4)
 
 
 def quantized_folder(folder: Path) -> Path:
     return folder.with_name(folder.name + "-nf4")
-
-
-def nf4_config():
-    import torch
-    from transformers import BitsAndBytesConfig
-
-    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                              bnb_4bit_compute_dtype=torch.bfloat16)
 
 
 def load_samples(count: int = 400) -> tuple[list[list[int]], object]:

@@ -38,7 +38,6 @@ class SpeedPlan:
     packed: bool
     autocast: bool
     optim: str
-    liger: bool = False
     notes: list[str] = field(default_factory=list)
 
 
