@@ -63,6 +63,8 @@ TUTOR_SETTINGS: dict[str, dict] = {
     "rcompile": dict(compile="rows"),  # the default's rows, padded to max_length, layers through torch.compile
     "rgraph": dict(compile="rows-cudagraphs"),  # ... and replayed as CUDA graphs
     "paged": dict(optim="paged_adamw_8bit"),  # the seed's paged 8-bit AdamW instead of the unpaged one
+    "library": dict(fused=False),  # peft's and bitsandbytes' own 4-bit LoRA layers, not tutor.engine.fastlora's
+    "reentrant": dict(reentrant=True),  # reentrant gradient checkpointing (recompute under no_grad)
 }
 
 
@@ -155,6 +157,7 @@ def run_one(config_name: str, shape: str, folder: Path, steps: int, warmup: int,
     step_tokens, losses = instrument(trainer, tokenizer.pad_token_id)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
+    cpu_started = time.process_time()  # against wall time: was a slow run short of CPU?
     profile_table = None
     if profile:
         from torch.profiler import ProfilerActivity, profile as torch_profile, schedule
@@ -197,7 +200,8 @@ def run_one(config_name: str, shape: str, folder: Path, steps: int, warmup: int,
         "peak_allocated_bytes": torch.cuda.max_memory_allocated() if cuda else 0,
         "peak_reserved_bytes": torch.cuda.max_memory_reserved() if cuda else 0,
         "weights_bytes": weights_bytes, "loss_first": loss_values[0], "loss_last": sum(tail) / len(tail),
-        "losses": loss_values, "step_tokens": step_tokens[: len(step_seconds)],
+        "losses": loss_values, "step_tokens": step_tokens[: len(step_seconds)], "step_seconds": step_seconds,
+        "cpu_s_per_step": (time.process_time() - cpu_started) / len(step_seconds),
         "mfu": mfu(window.tokens_per_s, shape_info, seq_len), "matmul_params": matmul,
         "profile": profile_table,
     }
@@ -273,7 +277,8 @@ def profile_summary(averages, active_steps: int, step_seconds: list[float]) -> d
 
 
 def tutor_trainer(model, tokenizer, dataset, steps: int, callbacks: list, cuda: bool,
-                  varlen: bool = False, compile: str = "", optim: str = "auto"):
+                  varlen: bool = False, compile: str = "", optim: str = "auto", fused: bool = True,
+                  reentrant: bool = False):
     """(c): the lab engine's own trainer with its defaults, at the benchmark's batch budget."""
     from tutor.engine.config import RunConfig
     from tutor.engine.events import EventWriter
@@ -288,8 +293,13 @@ def tutor_trainer(model, tokenizer, dataset, steps: int, callbacks: list, cuda: 
     # The lab's own progress events ride along, as they do when the learner watches.
     progress = ProgressCallback(EventWriter(run_dir), should_stop=lambda: False)
     trainer = build_trainer(model, tokenizer, dataset, config, detect_targets(model.config), run_dir,
-                            device, "bf16" if cuda else "fp32", [*callbacks, progress], varlen=varlen)
+                            device, "bf16" if cuda else "fp32", [*callbacks, progress], varlen=varlen, fused=fused)
     trainer.args.max_steps = steps
+    if reentrant:  # train() enables checkpointing from these arguments; reentrant needs input grads
+        for key in ("gradient_checkpointing_kwargs", "activation_checkpointing_kwargs"):
+            if hasattr(trainer.args, key):
+                setattr(trainer.args, key, {"use_reentrant": True})
+        trainer.model.enable_input_require_grads()
     if compile:
         import torch
         from transformers import AttentionInterface
