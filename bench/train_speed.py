@@ -63,8 +63,11 @@ TUTOR_SETTINGS: dict[str, dict] = {
     "rcompile": dict(compile="rows"),  # the default's rows, padded to max_length, layers through torch.compile
     "rgraph": dict(compile="rows-cudagraphs"),  # ... and replayed as CUDA graphs
     "paged": dict(optim="paged_adamw_8bit"),  # the seed's paged 8-bit AdamW instead of the unpaged one
-    "library": dict(fused=False),  # peft's and bitsandbytes' own 4-bit LoRA layers, not tutor.engine.fastlora's
+    "library": dict(fused=""),  # peft's and bitsandbytes' own 4-bit LoRA layers, not tutor.engine.fastlora's
+    "bnbdq": dict(fused="bitsandbytes"),  # fastlora's layers with bitsandbytes' dequantize kernels, not Triton's
     "reentrant": dict(reentrant=True),  # reentrant gradient checkpointing (recompute under no_grad)
+    "nocudnn": dict(nocudnn=True),  # SDPA without its cuDNN backend (memory-efficient attention takes the mask)
+    "gcfreeze": dict(gcfreeze=True),  # the heap at train start frozen out of Python's garbage collector
 }
 
 
@@ -158,6 +161,7 @@ def run_one(config_name: str, shape: str, folder: Path, steps: int, warmup: int,
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     cpu_started = time.process_time()  # against wall time: was a slow run short of CPU?
+    gc_clock = GCClock()
     profile_table = None
     if profile:
         from torch.profiler import ProfilerActivity, profile as torch_profile, schedule
@@ -202,9 +206,35 @@ def run_one(config_name: str, shape: str, folder: Path, steps: int, warmup: int,
         "weights_bytes": weights_bytes, "loss_first": loss_values[0], "loss_last": sum(tail) / len(tail),
         "losses": loss_values, "step_tokens": step_tokens[: len(step_seconds)], "step_seconds": step_seconds,
         "cpu_s_per_step": (time.process_time() - cpu_started) / len(step_seconds),
+        "gc": gc_clock.stop(len(step_seconds)),
         "mfu": mfu(window.tokens_per_s, shape_info, seq_len), "matmul_params": matmul,
         "profile": profile_table,
     }
+
+
+class GCClock:
+    """Time spent in Python's garbage collector, by generation, while it is installed."""
+
+    def __init__(self) -> None:
+        import gc
+
+        self.seconds = [0.0, 0.0, 0.0]
+        self.counts = [0, 0, 0]
+        self._started = 0.0
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds[info["generation"]] += time.perf_counter() - self._started
+            self.counts[info["generation"]] += 1
+
+    def stop(self, steps: int) -> dict:
+        import gc
+
+        gc.callbacks.remove(self._on_gc)
+        return {"ms_per_step": [1e3 * s / steps for s in self.seconds], "collections": self.counts}
 
 
 class StackSampler:
@@ -277,8 +307,8 @@ def profile_summary(averages, active_steps: int, step_seconds: list[float]) -> d
 
 
 def tutor_trainer(model, tokenizer, dataset, steps: int, callbacks: list, cuda: bool,
-                  varlen: bool = False, compile: str = "", optim: str = "auto", fused: bool = True,
-                  reentrant: bool = False):
+                  varlen: bool = False, compile: str = "", optim: str = "auto", fused: str = "triton",
+                  reentrant: bool = False, nocudnn: bool = False, gcfreeze: bool = False):
     """(c): the lab engine's own trainer with its defaults, at the benchmark's batch budget."""
     from tutor.engine.config import RunConfig
     from tutor.engine.events import EventWriter
@@ -300,6 +330,15 @@ def tutor_trainer(model, tokenizer, dataset, steps: int, callbacks: list, cuda: 
             if hasattr(trainer.args, key):
                 setattr(trainer.args, key, {"use_reentrant": True})
         trainer.model.enable_input_require_grads()
+    if nocudnn:
+        import torch
+
+        torch.backends.cuda.enable_cudnn_sdp(False)
+    if gcfreeze:
+        import gc
+
+        gc.collect()
+        gc.freeze()
     if compile:
         import torch
         from transformers import AttentionInterface
