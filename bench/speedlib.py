@@ -6,6 +6,7 @@ Kept apart from `train_speed.py` (which needs a GPU) so it is unit-tested in CI.
 from __future__ import annotations
 
 import random
+import statistics
 from collections.abc import Sequence
 
 from tutor.engine.throughput import H100_BF16_PEAK_FLOPS
@@ -73,8 +74,20 @@ def best_of(results: Sequence[dict], config: str) -> dict | None:
     return max(runs, key=lambda r: r["tokens_per_s"]) if runs else None
 
 
-def ratios(results: Sequence[dict], subject: str, references: Sequence[str]) -> dict[str, dict]:
-    """Speed and peak-memory ratios of `subject` against each reference config."""
+def median_tokens_per_s(results: Sequence[dict], config: str, warmup: int) -> float | None:
+    """Real tokens a step over the median step time, every measured step of every repeat
+    pooled: a check on best-of that one slow stretch of a noisy host cannot move much."""
+    runs = [r for r in results if r["config"] == config and r.get("step_seconds")]
+    seconds = [t for r in runs for t in r["step_seconds"][warmup:]]
+    tokens = [n for r in runs for n in r["step_tokens"][warmup:]]
+    if not seconds:
+        return None
+    return statistics.mean(tokens) / statistics.median(seconds)
+
+
+def ratios(results: Sequence[dict], subject: str, references: Sequence[str], warmup: int = 5) -> dict[str, dict]:
+    """Speed (best repeat, and pooled median) and peak-memory ratios of `subject` against each
+    reference config."""
     mine = best_of(results, subject)
     out = {}
     for ref in references:
@@ -84,6 +97,9 @@ def ratios(results: Sequence[dict], subject: str, references: Sequence[str]) -> 
                 "speed": mine["tokens_per_s"] / other["tokens_per_s"],
                 "peak_memory": mine["peak_allocated_bytes"] / other["peak_allocated_bytes"],
             }
+            medians = median_tokens_per_s(results, subject, warmup), median_tokens_per_s(results, ref, warmup)
+            if None not in medians:
+                out[ref]["speed_median"] = medians[0] / medians[1]
     return out
 
 

@@ -66,8 +66,8 @@ TUTOR_SETTINGS: dict[str, dict] = {
     "library": dict(fused=""),  # peft's and bitsandbytes' own 4-bit LoRA layers, not tutor.engine.fastlora's
     "bnbdq": dict(fused="bitsandbytes"),  # fastlora's layers with bitsandbytes' dequantize kernels, not Triton's
     "reentrant": dict(reentrant=True),  # reentrant gradient checkpointing (recompute under no_grad)
-    "nocudnn": dict(nocudnn=True),  # SDPA without its cuDNN backend (memory-efficient attention takes the mask)
-    "gcfreeze": dict(gcfreeze=True),  # the heap at train start frozen out of Python's garbage collector
+    "cudnn": dict(cudnn=True),  # SDPA's cuDNN attention back on (the default turns it off)
+    "gc": dict(gc=True),  # the garbage collector left to walk the whole heap (the default freezes it)
 }
 
 
@@ -308,7 +308,7 @@ def profile_summary(averages, active_steps: int, step_seconds: list[float]) -> d
 
 def tutor_trainer(model, tokenizer, dataset, steps: int, callbacks: list, cuda: bool,
                   varlen: bool = False, compile: str = "", optim: str = "auto", fused: str = "triton",
-                  reentrant: bool = False, nocudnn: bool = False, gcfreeze: bool = False):
+                  reentrant: bool = False, cudnn: bool = False, gc: bool = False):
     """(c): the lab engine's own trainer with its defaults, at the benchmark's batch budget."""
     from tutor.engine.config import RunConfig
     from tutor.engine.events import EventWriter
@@ -330,15 +330,15 @@ def tutor_trainer(model, tokenizer, dataset, steps: int, callbacks: list, cuda: 
             if hasattr(trainer.args, key):
                 setattr(trainer.args, key, {"use_reentrant": True})
         trainer.model.enable_input_require_grads()
-    if nocudnn:
+    if cudnn:
         import torch
 
-        torch.backends.cuda.enable_cudnn_sdp(False)
-    if gcfreeze:
-        import gc
+        torch.backends.cuda.enable_cudnn_sdp(True)
+    if gc:
+        from tutor.engine.train import FrozenHeap
 
-        gc.collect()
-        gc.freeze()
+        trainer.remove_callback(FrozenHeap)
+        trainer.speed_notes = [note for note in trainer.speed_notes if not note.startswith("garbage collector")]
     if compile:
         import torch
         from transformers import AttentionInterface
@@ -505,7 +505,7 @@ def main() -> None:
     report = write_report(args.out, results, failures, profiles)
     for shape in args.models.split(","):
         mine = [r for r in results if r["model"] == shape]
-        report["ratios"][shape] = ratios(mine, "tutor", ["seed", "stock-best", "stock-nonreentrant"])
+        report["ratios"][shape] = ratios(mine, "tutor", ["seed", "stock-best", "stock-nonreentrant"], args.warmup)
         print(f"\n## {shape}\n" + markdown_table(mine))
         print(json.dumps(report["ratios"][shape], indent=1))
     print(peak_note())

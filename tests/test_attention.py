@@ -113,9 +113,28 @@ def test_packed_training_keeps_rows_and_says_so(tmp_path):
     assert isinstance(trainer.data_collator, PackedRowsCollator)
     assert "packed rows: kept as rows, each document masked from the others" in trainer.speed_notes
     assert model.config._attn_implementation == "sdpa"
+    assert "garbage collector: the heap at the start of training frozen out of its reach" in trainer.speed_notes
+    seed = build_trainer(tiny_llama("sdpa"), tokenizer, dataset, RunConfig(speed="seed", batch_size=2, max_length=16),
+                         ["q_proj"], tmp_path, "cpu", "fp32", [])
+    assert [type(c).__name__ for c in trainer.callback_handler.callbacks].count("FrozenHeap") == 1
+    assert "FrozenHeap" not in [type(c).__name__ for c in seed.callback_handler.callbacks]
     flat = build_trainer(tiny_llama("sdpa"), tokenizer, dataset, config, ["q_proj"], tmp_path, "cpu", "fp32", [],
                          varlen=True)  # asked for, but flash attention needs a GPU: rows all the same
     assert isinstance(flat.data_collator, PackedRowsCollator)
+
+
+def test_the_frozen_heap_is_frozen_while_training_and_released_after():
+    import gc
+
+    from tutor.engine.train import FrozenHeap
+
+    heap = FrozenHeap()
+    heap.on_train_begin(None, None, None)
+    try:
+        assert gc.get_freeze_count() > 1000  # the interpreter, torch, transformers: all frozen
+    finally:
+        heap.on_train_end(None, None, None)
+    assert gc.get_freeze_count() == 0
 
 
 def _tokenizer():

@@ -1,6 +1,6 @@
 import pytest
 
-from bench.speedlib import best_of, markdown_table, ratios, spread_samples
+from bench.speedlib import best_of, markdown_table, median_tokens_per_s, ratios, spread_samples
 
 
 def test_spread_samples_hits_drawn_lengths_within_bounds():
@@ -30,6 +30,18 @@ def test_ratios_use_the_best_repeat_of_each_config():
     r = ratios(results, "tutor", ["seed", "stock-best"])
     assert r["stock-best"]["speed"] == pytest.approx(1.5)
     assert r["seed"]["peak_memory"] == pytest.approx(1.025)
+
+
+def test_median_speed_pools_the_steps_of_every_repeat_after_warmup():
+    def timed(config, seconds):
+        return {**_result(config, 0, 4e9), "step_seconds": seconds, "step_tokens": [2000] * len(seconds)}
+
+    results = [timed("stock-best", [9.0, 0.5, 0.5, 0.9]), timed("stock-best", [9.0, 0.4, 0.6, 0.5]),
+               timed("tutor", [9.0, 0.25, 0.25, 0.3])]
+    assert median_tokens_per_s(results, "stock-best", warmup=1) == pytest.approx(2000 / 0.5)
+    assert median_tokens_per_s(results, "seed", warmup=1) is None
+    r = ratios(results, "tutor", ["stock-best"], warmup=1)
+    assert r["stock-best"]["speed_median"] == pytest.approx(2.0)
 
 
 def test_markdown_table_formats_each_row():

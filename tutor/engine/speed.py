@@ -12,7 +12,12 @@ gradient checkpointing). So the settings cut padding and kernel launches, not FL
 - Liger's Triton kernels for RMSNorm, RoPE and SwiGLU, one kernel where eager PyTorch runs
   several, when liger-kernel is installed and knows the model type;
 - 8-bit AdamW without paging: paging synchronizes the GPU once per LoRA tensor, 256 times
-  a step for q/k/v/o on 32 layers, for optimizer state of a few MB that never needs paging.
+  a step for q/k/v/o on 32 layers, for optimizer state of a few MB that never needs paging;
+- each 4-bit layer, LoRA included, as one autograd function (tutor.engine.fastlora);
+- SDPA without its cuDNN kernel: with the packed rows' document mask, PyTorch picks cuDNN's
+  attention, whose host time per call costs more than the memory-efficient kernel's;
+- the Python heap frozen out of the garbage collector while training: a full collection
+  walks every object of the loaded model, about 0.26 s, once every 30 steps or so.
 """
 
 from __future__ import annotations
@@ -59,6 +64,15 @@ def plan_speed(config: RunConfig, device: str, dtype: str) -> SpeedPlan:
     if fast and cuda:
         plan.notes.append(f"optimizer {optim}; {'autocast' if autocast else 'no autocast'} ({dtype})")
     return plan
+
+
+def avoid_cudnn_attention() -> str:
+    """Process-wide, which is right for a job's own process: SDPA then takes the
+    memory-efficient kernel for masked attention (flash where there is no mask)."""
+    import torch
+
+    torch.backends.cuda.enable_cudnn_sdp(False)
+    return "attention: SDPA's memory-efficient kernel, not cuDNN's (less host time a call)"
 
 
 def apply_liger(model) -> str:

@@ -7,6 +7,7 @@ still saved. This module runs in the job's child process only (it imports transf
 
 from __future__ import annotations
 
+import gc
 import time
 from pathlib import Path
 from typing import Callable
@@ -116,7 +117,7 @@ def build_trainer(model, tokenizer, dataset, config: RunConfig, targets: list[st
 
     from tutor.engine.attention import register, varlen_unavailable_reason
     from tutor.engine.packing import PackedRowsCollator
-    from tutor.engine.speed import apply_liger, plan_speed
+    from tutor.engine.speed import apply_liger, avoid_cudnn_attention, plan_speed
 
     plan = plan_speed(config, device, dtype)
     flat = plan.packed and varlen and varlen_unavailable_reason(model) is None
@@ -144,8 +145,25 @@ def build_trainer(model, tokenizer, dataset, config: RunConfig, targets: list[st
 
             count = install(trainer.model, kernel=fused)
             notes.append(f"4-bit linear layers: {count} run as one autograd function each, dequantized by {fused}")
+        if not flat:
+            notes.append(avoid_cudnn_attention())
+    if plan.packed:
+        trainer.add_callback(FrozenHeap())
+        notes.append("garbage collector: the heap at the start of training frozen out of its reach")
     trainer.speed_notes = notes
     return trainer
+
+
+class FrozenHeap(TrainerCallback):
+    """Objects alive when training starts (the model, the data) are moved out of the garbage
+    collector's reach, so its full collections no longer walk them; released at the end."""
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        gc.collect()
+        gc.freeze()
+
+    def on_train_end(self, args, state, control, **kwargs):
+        gc.unfreeze()
 
 
 class ProgressCallback(TrainerCallback):
