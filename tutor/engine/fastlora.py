@@ -150,7 +150,7 @@ def _fast_4bit_forward(self, x):
 DEQUANTIZERS = {"triton": _dequantized_by_triton, "bitsandbytes": _dequantized}
 
 
-def install(model, kernel: str = "triton") -> int:
+def install(model, kernel: str = "bitsandbytes") -> int:
     """Route each 4-bit linear layer of `model` (LoRA-wrapped or not) through the functions
     above, dequantizing with `kernel`; returns how many layers now take the fast path."""
     from bitsandbytes.nn import Linear4bit

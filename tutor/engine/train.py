@@ -103,15 +103,15 @@ def train_adapter(
 
 
 def build_trainer(model, tokenizer, dataset, config: RunConfig, targets: list[str], output_dir: Path,
-                  device: str, dtype: str, callbacks: list, varlen: bool = False, fused: str = "triton"):
+                  device: str, dtype: str, callbacks: list, varlen: bool = False, fused: str = "bitsandbytes"):
     """The SFTTrainer the lab uses (and the speed benchmark measures as 'the tutor').
 
     `speed = packed` applies tutor.engine.speed's settings: packed rows stay rows, each
     document masked from the others. `varlen=True` flattens them into one row with varlen
     flash attention instead, where that runs: the benchmark's ablation, measured slower on an
     H100 at 512 tokens (docs/benchmarks.md). `fused` picks tutor.engine.fastlora's dequantize
-    kernel ("triton" or "bitsandbytes"), or "" for peft's and bitsandbytes' own layer code
-    (more ablations). `trainer.speed_notes` says what was applied.
+    kernels ("bitsandbytes", or one "triton" launch), or "" for peft's and bitsandbytes' own
+    layer code (more ablations). `trainer.speed_notes` says what was applied.
     """
     from trl import SFTTrainer
 
