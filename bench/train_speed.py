@@ -63,8 +63,7 @@ TUTOR_SETTINGS: dict[str, dict] = {
     "rcompile": dict(compile="rows"),  # the default's rows, padded to max_length, layers through torch.compile
     "rgraph": dict(compile="rows-cudagraphs"),  # ... and replayed as CUDA graphs
     "paged": dict(optim="paged_adamw_8bit"),  # the seed's paged 8-bit AdamW instead of the unpaged one
-    "library": dict(fused=""),  # peft's and bitsandbytes' own 4-bit LoRA layers, not tutor.engine.fastlora's
-    "triton": dict(fused="triton"),  # fastlora's layers dequantizing in one Triton launch (tutor.engine.nf4_kernel)
+    "library": dict(fused=False),  # peft's and bitsandbytes' own 4-bit LoRA layers, not tutor.engine.fastlora's
     "reentrant": dict(reentrant=True),  # reentrant gradient checkpointing (recompute under no_grad)
     "cudnn": dict(cudnn=True),  # SDPA's cuDNN attention back on (the default turns it off)
     "gc": dict(gc=True),  # the garbage collector left to walk the whole heap (the default freezes it)
@@ -307,7 +306,7 @@ def profile_summary(averages, active_steps: int, step_seconds: list[float]) -> d
 
 
 def tutor_trainer(model, tokenizer, dataset, steps: int, callbacks: list, cuda: bool,
-                  varlen: bool = False, compile: str = "", optim: str = "auto", fused: str = "bitsandbytes",
+                  varlen: bool = False, compile: str = "", optim: str = "auto", fused: bool = True,
                   reentrant: bool = False, cudnn: bool = False, gc: bool = False):
     """(c): the lab engine's own trainer with its defaults, at the benchmark's batch budget."""
     from tutor.engine.config import RunConfig

@@ -118,3 +118,18 @@ def test_run_dirs_are_newest_first_from_job_files_alone(tmp_path):
         _write_job(tmp_path / name, {"kind": "train", "started_at": started, "pid": None})
     (tmp_path / "not-a-run").mkdir()  # no job.json: skipped
     assert [d.name for d in run_dirs(tmp_path)] == ["new", "middle", "old"]
+
+
+def test_local_paths_in_a_config_are_saved_absolute(tmp_path, monkeypatch):
+    from tutor.engine.config import RunConfig
+
+    (tmp_path / "my-model").mkdir()
+    (tmp_path / "my-model" / "config.json").write_text("{}")
+    (tmp_path / "notes.jsonl").write_text('{"prompt": "hi"}\n')
+    monkeypatch.chdir(tmp_path)
+    config = RunConfig(model="my-model", dataset="notes.jsonl")
+    saved = jobs.with_absolute_paths(config)
+    assert saved.model == str(tmp_path / "my-model") and saved.dataset == str(tmp_path / "notes.jsonl")
+    assert config.model == "my-model"  # the learner's config object is left as it was
+    (tmp_path / "tiny").mkdir()  # a folder named like a preset: the preset still wins, as in resolve_model
+    assert jobs.with_absolute_paths(RunConfig()).model == "tiny"

@@ -56,37 +56,28 @@ def _on_current_gpu(tensor) -> bool:
     return tensor.is_cuda and tensor.device.index == torch.cuda.current_device()
 
 
-def _dequantized_by_triton(weight, state, dtype):
-    """The same weight from one Triton launch (tutor.engine.nf4_kernel) where it applies."""
-    from tutor.engine import nf4_kernel
-
-    if _on_current_gpu(weight) and nf4_kernel.supports(state):
-        return nf4_kernel.dequantize(weight, state, dtype)
-    return _dequantized(weight, state, dtype)
-
-
 def _rows(tensor):
     return tensor.reshape(-1, tensor.shape[-1])
 
 
 class _LoraNF4(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, lora_a, lora_b, bias, weight, state, scaling, dropout_p, dequantize):
+    def forward(ctx, x, lora_a, lora_b, bias, weight, state, scaling, dropout_p):
         rows = _rows(x)
-        w = dequantize(weight, state, x.dtype)
+        w = _dequantized(weight, state, x.dtype)
         out = torch.mm(rows, w.t()) if bias is None else torch.addmm(bias.to(x.dtype), rows, w.t())
         a, b = lora_a.to(x.dtype), lora_b.to(x.dtype)
         dropped, mask = torch.native_dropout(rows, dropout_p, True) if dropout_p else (rows, None)
         h = torch.mm(dropped, a.t())
         out.addmm_(h, b.t(), alpha=scaling)
         ctx.save_for_backward(dropped, h, a, b, mask)
-        ctx.quant = (weight, state, scaling, dropout_p, dequantize)
+        ctx.quant = (weight, state, scaling, dropout_p)
         return out.view(*x.shape[:-1], out.shape[-1])
 
     @staticmethod
     def backward(ctx, grad):
         dropped, h, a, b, mask = ctx.saved_tensors
-        weight, state, scaling, dropout_p, dequantize = ctx.quant
+        weight, state, scaling, dropout_p = ctx.quant
         g = _rows(grad)
         grad_h = torch.mm(g, b).mul_(scaling)
         grad_b = torch.mm(g.t(), h).mul_(scaling) if ctx.needs_input_grad[2] else None
@@ -96,27 +87,27 @@ class _LoraNF4(torch.autograd.Function):
             grad_x = torch.mm(grad_h, a)
             if mask is not None:
                 grad_x = torch.ops.aten.native_dropout_backward(grad_x, mask, 1.0 / (1.0 - dropout_p))
-            grad_x.addmm_(g, dequantize(weight, state, grad.dtype))
+            grad_x.addmm_(g, _dequantized(weight, state, grad.dtype))
             grad_x = grad_x.view(grad.shape[:-1] + (grad_x.shape[-1],))
-        return grad_x, grad_a, grad_b, None, None, None, None, None, None
+        return grad_x, grad_a, grad_b, None, None, None, None, None
 
 
 class _NF4(torch.autograd.Function):
     """The frozen 4-bit linear layers without LoRA (an MLP's, when LoRA targets attention)."""
 
     @staticmethod
-    def forward(ctx, x, bias, weight, state, dequantize):
+    def forward(ctx, x, bias, weight, state):
         rows = _rows(x)
-        w = dequantize(weight, state, x.dtype)
+        w = _dequantized(weight, state, x.dtype)
         out = torch.mm(rows, w.t()) if bias is None else torch.addmm(bias.to(x.dtype), rows, w.t())
-        ctx.quant = (weight, state, dequantize)
+        ctx.quant = (weight, state)
         return out.view(*x.shape[:-1], out.shape[-1])
 
     @staticmethod
     def backward(ctx, grad):
-        weight, state, dequantize = ctx.quant
-        grad_x = torch.mm(_rows(grad), dequantize(weight, state, grad.dtype))
-        return grad_x.view(grad.shape[:-1] + (grad_x.shape[-1],)), None, None, None, None
+        weight, state = ctx.quant
+        grad_x = torch.mm(_rows(grad), _dequantized(weight, state, grad.dtype))
+        return grad_x.view(grad.shape[:-1] + (grad_x.shape[-1],)), None, None, None
 
 
 def _plain_4bit_ready(layer, x) -> bool:
@@ -138,21 +129,18 @@ def _fast_lora_forward(self, x, *args, **kwargs):
     dropout = self.lora_dropout[name]
     p = dropout.p if isinstance(dropout, torch.nn.Dropout) and dropout.training else 0.0
     return _LoraNF4.apply(x, self.lora_A[name].weight, self.lora_B[name].weight, base.bias,
-                          base.weight, base.weight.quant_state, self.scaling[name], p, self._dequantize)
+                          base.weight, base.weight.quant_state, self.scaling[name], p)
 
 
 def _fast_4bit_forward(self, x):
     if not _plain_4bit_ready(self, x) or not self.compute_type_is_set:
         return self._library_forward(x)
-    return _NF4.apply(x, self.bias, self.weight, self.weight.quant_state, self._dequantize)
+    return _NF4.apply(x, self.bias, self.weight, self.weight.quant_state)
 
 
-DEQUANTIZERS = {"triton": _dequantized_by_triton, "bitsandbytes": _dequantized}
-
-
-def install(model, kernel: str = "bitsandbytes") -> int:
+def install(model) -> int:
     """Route each 4-bit linear layer of `model` (LoRA-wrapped or not) through the functions
-    above, dequantizing with `kernel`; returns how many layers now take the fast path."""
+    above; returns how many layers now take the fast path."""
     from bitsandbytes.nn import Linear4bit
     from peft.tuners.lora.bnb import Linear4bit as LoraLinear4bit
 
@@ -168,6 +156,5 @@ def install(model, kernel: str = "bitsandbytes") -> int:
         if "_library_forward" not in module.__dict__:
             module._library_forward = module.forward
             module.forward = types.MethodType(fast, module)
-        module._dequantize = DEQUANTIZERS[kernel]
         count += 1
     return count

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tutor import paths
@@ -129,6 +129,21 @@ class JobHandle:
             pass
 
 
+def with_absolute_paths(config: RunConfig) -> RunConfig:
+    """Local model, adapter and dataset paths made absolute: the job runs inside its run
+    folder, where a path relative to the learner's shell points nowhere."""
+    from tutor.engine.config import BUNDLED_DATASET
+    from tutor.engine.presets import get_preset
+
+    names = {"model": get_preset(config.model) is not None, "dataset": config.dataset == BUNDLED_DATASET}
+    local = {}
+    for name in ("model", "adapter", "dataset"):
+        value = getattr(config, name)
+        if value and not names.get(name) and Path(value).expanduser().exists():
+            local[name] = str(Path(value).expanduser().resolve())
+    return replace(config, **local)
+
+
 class SubprocessRunner:
     """Starts jobs as `python -m tutor.engine.worker RUN_DIR` in a new session."""
 
@@ -141,7 +156,7 @@ class SubprocessRunner:
 
             resolve_model(config.model, build_tiny=False)  # an unknown name fails here, not in the child
         run_dir = claim_output_dir(Path(run_dir)) if run_dir else new_run_dir(kind, config.model)
-        config.save(run_dir / CONFIG_FILE)
+        with_absolute_paths(config).save(run_dir / CONFIG_FILE)
         argv = [sys.executable, "-m", "tutor.engine.worker", str(run_dir)]
         _write_job(run_dir, {"kind": kind, "argv": argv, "started_at": round(time.time(), 3), "pid": None})
         env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")

@@ -103,15 +103,14 @@ def train_adapter(
 
 
 def build_trainer(model, tokenizer, dataset, config: RunConfig, targets: list[str], output_dir: Path,
-                  device: str, dtype: str, callbacks: list, varlen: bool = False, fused: str = "bitsandbytes"):
+                  device: str, dtype: str, callbacks: list, varlen: bool = False, fused: bool = True):
     """The SFTTrainer the lab uses (and the speed benchmark measures as 'the tutor').
 
     `speed = packed` applies tutor.engine.speed's settings: packed rows stay rows, each
     document masked from the others. `varlen=True` flattens them into one row with varlen
     flash attention instead, where that runs: the benchmark's ablation, measured slower on an
-    H100 at 512 tokens (docs/benchmarks.md). `fused` picks tutor.engine.fastlora's dequantize
-    kernels ("bitsandbytes", or one "triton" launch), or "" for peft's and bitsandbytes' own
-    layer code (more ablations). `trainer.speed_notes` says what was applied.
+    H100 at 512 tokens (docs/benchmarks.md). `fused=False` keeps peft's and bitsandbytes' own layer
+    code instead of tutor.engine.fastlora's (another ablation). `trainer.speed_notes` says what was applied.
     """
     from trl import SFTTrainer
 
@@ -143,8 +142,7 @@ def build_trainer(model, tokenizer, dataset, config: RunConfig, targets: list[st
         if fused and not plan.autocast:
             from tutor.engine.fastlora import install
 
-            count = install(trainer.model, kernel=fused)
-            notes.append(f"4-bit linear layers: {count} run as one autograd function each, dequantized by {fused}")
+            notes.append(f"4-bit linear layers: {install(trainer.model)} run as one autograd function each")
         if not flat:
             notes.append(avoid_cudnn_attention())
     if plan.packed:
