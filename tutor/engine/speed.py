@@ -2,8 +2,8 @@
 
 Profiled on an H100 (Llama-2-7B shape, batch 4 x 512, docs/benchmarks.md), a QLoRA step is
 bound by the host, not the GPU: the GPU computes for about a third of each step while Python
-launches some 9,000 small kernels (LoRA, 4-bit dequantization, norms, recomputation under
-gradient checkpointing). So the settings cut padding and kernel launches, not FLOPs:
+launches thousands of small kernels (LoRA, 4-bit dequantization, norms, recomputation under
+gradient checkpointing). So the settings cut padding, Python and launches, not FLOPs:
 
 - packing: whole documents in full rows, no padding (trl's best-fit-decreasing packing);
   attention stays inside each document (`tutor.engine.attention`);
@@ -11,8 +11,7 @@ gradient checkpointing). So the settings cut padding and kernel launches, not FL
   cast check and copies around every matmul (fp16 keeps autocast: it needs loss scaling);
 - Liger's Triton kernels for RMSNorm, RoPE and SwiGLU, one kernel where eager PyTorch runs
   several, when liger-kernel is installed and knows the model type;
-- 8-bit AdamW without paging: paging synchronizes the GPU once per LoRA tensor, 256 times
-  a step for q/k/v/o on 32 layers, for optimizer state of a few MB that never needs paging;
+- 8-bit AdamW without paging: the adapter's optimizer state is a few MB that never needs it;
 - each 4-bit layer, LoRA included, as one autograd function (tutor.engine.fastlora);
 - SDPA without its cuDNN kernel: with the packed rows' document mask, PyTorch picks cuDNN's
   attention, whose host time per call costs more than the memory-efficient kernel's;
