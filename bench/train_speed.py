@@ -136,12 +136,16 @@ def run_one(config_name: str, shape: str, folder: Path, steps: int, warmup: int,
     weights_bytes = torch.cuda.memory_allocated() if cuda else 0
     step_seconds: list[float] = []
 
+    gc_clock = GCClock()
+
     class Clock(TrainerCallback):
         def on_step_begin(self, args, state, control, **kw):
             sync()
             self.t0 = time.perf_counter()
+            gc_clock.active = True
 
         def on_step_end(self, args, state, control, **kw):
+            gc_clock.active = False
             sync()
             step_seconds.append(time.perf_counter() - self.t0)
 
@@ -160,7 +164,6 @@ def run_one(config_name: str, shape: str, folder: Path, steps: int, warmup: int,
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     cpu_started = time.process_time()  # against wall time: was a slow run short of CPU?
-    gc_clock = GCClock()
     profile_table = None
     if profile:
         from torch.profiler import ProfilerActivity, profile as torch_profile, schedule
@@ -212,17 +215,21 @@ def run_one(config_name: str, shape: str, folder: Path, steps: int, warmup: int,
 
 
 class GCClock:
-    """Time spent in Python's garbage collector, by generation, while it is installed."""
+    """Time Python's garbage collector takes inside training steps (while `active`; not the
+    collection FrozenHeap runs before the first step), by generation."""
 
     def __init__(self) -> None:
         import gc
 
         self.seconds = [0.0, 0.0, 0.0]
         self.counts = [0, 0, 0]
+        self.active = False
         self._started = 0.0
         gc.callbacks.append(self._on_gc)
 
     def _on_gc(self, phase: str, info: dict) -> None:
+        if not self.active:
+            return
         if phase == "start":
             self._started = time.perf_counter()
         else:

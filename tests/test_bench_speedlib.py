@@ -87,3 +87,19 @@ def test_full_rows_pad_every_row_to_one_width_as_a_document_of_its_own():
     assert batch["input_ids"].tolist() == [[5, 6, 7, 8, 9, 0, 0], [4, 3, 2, 0, 0, 0, 0]]
     assert batch["position_ids"].tolist() == [[0, 1, 2, 0, 1, 0, 1], [0, 1, 2, 0, 1, 0, 1]]
     assert batch["labels"][:, 5:].eq(IGNORE_INDEX).all()
+
+
+def test_gc_clock_counts_collections_inside_steps_only():
+    import gc
+
+    from bench.train_speed import GCClock
+
+    clock = GCClock()
+    gc.collect()  # before a step: not counted
+    clock.active = True
+    gc.collect()
+    clock.active = False
+    report = clock.stop(steps=1)
+    assert report["collections"] == [0, 0, 1]
+    assert report["ms_per_step"][2] > 0
+    assert clock._on_gc not in gc.callbacks
