@@ -5,12 +5,13 @@ from __future__ import annotations
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Button, Static
+from textual.widgets import Button
 
 from lessons.panels.lab_common import LabPanel
 from tutor.engine.config import ConfigError
 from tutor.engine.presets import PRESETS
 from tutor.ui.widgets.config_form import ConfigForm
+from tutor.ui.widgets.live_text import LiveText
 from tutor.ui.widgets.model_footprint import ModelFootprint
 from tutor.ui.widgets.run_log import RunLog
 from tutor.ui.widgets.stream_view import StreamView
@@ -25,7 +26,7 @@ class LabBaselinePanel(LabPanel):
         yield ConfigForm(FORM_FIELDS, id="baseline-form")
         with Horizontal(classes="lab-buttons"):
             yield Button("Load in 4-bit and answer", id="start", variant="primary")
-        yield Static("Pick a model and a prompt, then load it (ctrl+r from any field).", classes="lab-status")
+        yield LiveText("Pick a model and a prompt, then load it (ctrl+r from any field).", classes="lab-status")
         yield ModelFootprint(id="baseline-footprint", classes="run-pane")
         yield StreamView("base", "answer before training", id="baseline-answer", classes="run-pane")
         yield RunLog(id="baseline-log", classes="run-pane")

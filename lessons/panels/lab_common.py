@@ -14,11 +14,12 @@ from typing import ClassVar
 from rich.markup import escape
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Button, Static
+from textual.widgets import Button
 
 from tutor.engine.config import ConfigError, LabError, RunConfig
 from tutor.engine.jobs import ADAPTER_DIR
 from tutor.ui.job_manager import JobEvents, TrackedRun
+from tutor.ui.widgets.live_text import LiveText
 
 
 def adapter_files(run_dir: Path) -> list[tuple[str, int]]:
@@ -119,4 +120,4 @@ class LabPanel(Vertical):
             self.say(describe_status(self.run))
 
     def say(self, markup: str) -> None:
-        self.query_one(".lab-status", Static).update(markup)
+        self.query_one(".lab-status", LiveText).show(markup)

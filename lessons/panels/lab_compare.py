@@ -16,6 +16,7 @@ from tutor.engine.config import ConfigError, LabError, RunConfig
 from tutor.engine.jobs import ADAPTER_DIR, CONFIG_FILE
 from tutor.ui.units import human_bytes
 from tutor.ui.widgets.config_form import ConfigForm
+from tutor.ui.widgets.live_text import LiveText
 from tutor.ui.widgets.run_log import RunLog
 from tutor.ui.widgets.stream_view import StreamView
 
@@ -48,8 +49,8 @@ class LabComparePanel(LabPanel):
         yield ConfigForm(FORM_FIELDS, id="compare-form")
         with Horizontal(classes="lab-buttons"):
             yield Button("Reload and compare", id="start", variant="primary")
-        yield Static("The base answer (adapter off) streams first, then the fine-tuned one (adapter on).",
-                     classes="lab-status")
+        yield LiveText("The base answer (adapter off) streams first, then the fine-tuned one (adapter on).",
+                       classes="lab-status")
         with Horizontal(classes="stream-pair"):
             yield StreamView("base", "base model", id="compare-base", classes="run-pane")
             yield StreamView("tuned", "fine-tuned (base + adapter)", id="compare-tuned", classes="run-pane")

@@ -8,12 +8,13 @@ from rich.console import Group
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Button, Static
+from textual.widgets import Button
 
 from lessons.panels.lab_common import LabPanel
 from tutor.engine.config import ConfigError, RunConfig
 from tutor.ui.widgets.config_form import ConfigForm
 from tutor.ui.widgets.gpu_gauge import GpuGauge
+from tutor.ui.widgets.live_text import LiveText
 from tutor.ui.widgets.loss_chart import LossChart
 from tutor.ui.widgets.run_log import RunLog
 from tutor.ui.widgets.run_progress import RunProgress
@@ -27,7 +28,8 @@ class LabTrainPanel(LabPanel):
         with Horizontal(classes="lab-buttons"):
             yield Button("Start training", id="start", variant="primary")
             yield Button("Cancel run (saves the adapter)", id="cancel", variant="warning")
-        yield Static("Nothing trained yet: the defaults are the seed's recipe. ctrl+r starts from any field.", classes="lab-status")
+        yield LiveText("Nothing trained yet: the defaults are the seed's recipe. ctrl+r starts from any field.",
+                       classes="lab-status")
         yield RunProgress(id="train-progress", classes="run-pane")
         yield GpuGauge(id="train-gpu", classes="run-pane")
         yield LossChart(id="train-loss", classes="run-pane")

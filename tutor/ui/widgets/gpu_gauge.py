@@ -6,9 +6,10 @@ from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import ProgressBar, Static
+from textual.widgets import ProgressBar
 
 from tutor.ui.units import human_bytes
+from tutor.ui.widgets.live_text import LiveText
 
 CPU_RUN = "CPU run — no GPU memory"
 
@@ -21,7 +22,7 @@ class GpuGauge(Vertical):
         bar = ProgressBar(show_eta=False, id="gpu-gauge-bar")
         bar.display = False
         yield bar
-        yield Static("GPU memory: no run yet", id="gpu-gauge-text")
+        yield LiveText("GPU memory: no run yet", id="gpu-gauge-text")
 
     def apply(self, events: list[dict]) -> None:
         progress = [e for e in events if e.get("type") == "progress"]
@@ -30,17 +31,17 @@ class GpuGauge(Vertical):
 
     def clear(self) -> None:
         self.query_one(ProgressBar).display = False
-        self.query_one("#gpu-gauge-text", Static).update("GPU memory: waiting for the first step")
+        self.query_one("#gpu-gauge-text", LiveText).show("GPU memory: waiting for the first step")
 
     def _show(self, gpu: dict | None) -> None:
         bar = self.query_one(ProgressBar)
-        text = self.query_one("#gpu-gauge-text", Static)
+        text = self.query_one("#gpu-gauge-text", LiveText)
         bar.display = gpu is not None
         if gpu is None:
-            text.update(CPU_RUN)
+            text.show(CPU_RUN)
             return
         bar.update(total=gpu.get("total"), progress=gpu.get("reserved") or 0)
-        text.update(
+        text.show(
             f"GPU memory: allocated {human_bytes(gpu.get('allocated'))} · "
             f"reserved {human_bytes(gpu.get('reserved'))} · "
             f"peak {human_bytes(gpu.get('max_allocated'))} of {human_bytes(gpu.get('total'))}"

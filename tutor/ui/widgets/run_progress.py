@@ -6,9 +6,10 @@ from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import ProgressBar, Static
+from textual.widgets import ProgressBar
 
 from tutor.ui.units import human_duration
+from tutor.ui.widgets.live_text import LiveText
 
 
 class RunProgress(Vertical):
@@ -24,7 +25,7 @@ class RunProgress(Vertical):
         bar = ProgressBar(show_eta=False, id="run-progress-bar")
         bar.display = False
         yield bar
-        yield Static(self._line, id="run-progress-text")
+        yield LiveText(self._line, id="run-progress-text")
 
     def apply(self, events: list[dict]) -> None:
         progress = [e for e in events if e.get("type") == "progress"]
@@ -43,7 +44,7 @@ class RunProgress(Vertical):
 
     def _render_text(self) -> None:
         status = f"  [b]{self._status}[/b]" if self._status else ""
-        self.query_one("#run-progress-text", Static).update(self._line + status)
+        self.query_one("#run-progress-text", LiveText).show(self._line + status)
 
     def _show(self, event: dict) -> None:
         step, total = event.get("step") or 0, event.get("total_steps")
