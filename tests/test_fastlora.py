@@ -155,3 +155,25 @@ def test_direct_cuda_dequantize_equals_bitsandbytes(shape):
     library = bnb_functional.dequantize_4bit(packed, state).to(torch.bfloat16)
     assert fastlora._cuda_kernels() is not None
     torch.testing.assert_close(fastlora._dequantized(packed, state, torch.bfloat16), library, atol=0, rtol=0)
+
+
+def test_the_direct_kernels_are_used_only_with_the_signatures_they_were_written_for(monkeypatch):
+    import sys
+    import types
+
+    def fake_module(four_bit):
+        module = types.ModuleType("bitsandbytes.backends.cuda.ops")
+        module._dequantize_blockwise_impl = lambda A, absmax, code, blocksize, dtype, out: None
+        module._dequantize_4bit_impl = four_bit
+        return module
+
+    def found(four_bit):
+        monkeypatch.setitem(sys.modules, "bitsandbytes.backends.cuda.ops", fake_module(four_bit))
+        fastlora._cuda_kernels.cache_clear()
+        try:
+            return fastlora._cuda_kernels()
+        finally:
+            fastlora._cuda_kernels.cache_clear()
+
+    assert found(lambda A, absmax, blocksize, quant_type, dtype, out: None) is not None
+    assert found(lambda A, absmax, blocksize, quant_type, shape, dtype, out: None) is None

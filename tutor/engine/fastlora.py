@@ -18,6 +18,7 @@ another dtype) takes the library's own forward, unchanged.
 from __future__ import annotations
 
 import functools
+import inspect
 import types
 
 import torch
@@ -32,6 +33,10 @@ def _cuda_kernels():
         from bitsandbytes.backends.cuda.ops import _dequantize_4bit_impl, _dequantize_blockwise_impl
     except (ImportError, AttributeError):
         return None
+    expected = {_dequantize_blockwise_impl: ["A", "absmax", "code", "blocksize", "dtype", "out"],
+                _dequantize_4bit_impl: ["A", "absmax", "blocksize", "quant_type", "dtype", "out"]}
+    if any(list(inspect.signature(kernel).parameters) != names for kernel, names in expected.items()):
+        return None  # written for bitsandbytes 0.50's private API; another version, the public path
     return _dequantize_blockwise_impl, _dequantize_4bit_impl
 
 
