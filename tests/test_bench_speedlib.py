@@ -63,21 +63,21 @@ def test_static_offsets_make_padding_one_document_and_fill_empty_ones():
     pytest.importorskip("trl")
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
-    from bench.train_speed import MAX_LENGTH, StaticOffsetsCollator
+    from bench.collators import StaticOffsetsCollator
 
     inner = DataCollatorForLanguageModeling(pad_token_id=0, padding_free=True, pad_to_multiple_of=16)
-    batch = StaticOffsetsCollator(inner, max_docs=8)([
+    batch = StaticOffsetsCollator(inner, max_docs=8, max_length=512)([
         {"input_ids": [1, 2, 3, 4, 5], "seq_lengths": [3, 2]},
         {"input_ids": [6, 7, 8], "seq_lengths": [3]},
     ])
     assert batch["input_ids"].shape == (1, 16)
     assert batch["cu_seq_lens_q"].tolist() == [0, 3, 5, 8, 16, 16, 16, 16, 16]
-    assert batch["max_length_q"] == MAX_LENGTH and "seq_idx" not in batch
+    assert batch["max_length_q"] == 512 and "seq_idx" not in batch
 
 
 def test_full_rows_pad_every_row_to_one_width_as_a_document_of_its_own():
     pytest.importorskip("torch")
-    from bench.train_speed import FullRowsCollator
+    from bench.collators import FullRowsCollator
     from tutor.engine.packing import IGNORE_INDEX, PackedRowsCollator
 
     batch = FullRowsCollator(PackedRowsCollator(pad_token_id=0), width=7)([
@@ -92,7 +92,7 @@ def test_full_rows_pad_every_row_to_one_width_as_a_document_of_its_own():
 def test_gc_clock_counts_collections_inside_steps_only():
     import gc
 
-    from bench.train_speed import GCClock
+    from bench.profiling import GCClock
 
     clock = GCClock()
     gc.collect()  # before a step: not counted
