@@ -92,11 +92,14 @@ class RunConfig:
     gradient_checkpointing: bool = _section(
         "training", True, "recompute activations in backward: less memory, slower"
     )
-    optim: str = _section("training", "auto", "auto: paged_adamw_8bit on a GPU, adamw_torch on CPU")
+    optim: str = _section("training", "auto",
+                          "auto: adamw_8bit on a GPU with speed packed, paged_adamw_8bit with the seed's, "
+                          "adamw_torch on CPU")
     speed: str = _section(
         "training", "auto",
         "packed: whole documents packed into rows, each masked from the others, and on a GPU "
-        "Liger kernels, unpaged 8-bit AdamW, bf16 without autocast (faster, same loss); "
+        "fused 4-bit LoRA layers, Liger kernels, attention without cuDNN, unpaged 8-bit AdamW, "
+        "bf16 without autocast (faster, same loss); "
         "seed: the seed's recipe; auto: packed on a GPU, seed on CPU",
     )
     seed: int = _section("training", 42, "random seed for a repeatable run")

@@ -65,12 +65,16 @@ def _rows(tensor):
     return tensor.reshape(-1, tensor.shape[-1])
 
 
+def _base_output(rows, w, bias):
+    """rows W^T (+ bias): the frozen layer's output, a fresh tensor the LoRA term adds into."""
+    return torch.mm(rows, w.t()) if bias is None else torch.addmm(bias.to(rows.dtype), rows, w.t())
+
+
 class _LoraNF4(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, lora_a, lora_b, bias, weight, state, scaling, dropout_p):
         rows = _rows(x)
-        w = _dequantized(weight, state, x.dtype)
-        out = torch.mm(rows, w.t()) if bias is None else torch.addmm(bias.to(x.dtype), rows, w.t())
+        out = _base_output(rows, _dequantized(weight, state, x.dtype), bias)
         a, b = lora_a.to(x.dtype), lora_b.to(x.dtype)
         dropped, mask = torch.native_dropout(rows, dropout_p, True) if dropout_p else (rows, None)
         h = torch.mm(dropped, a.t())
@@ -102,9 +106,7 @@ class _NF4(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, bias, weight, state):
-        rows = _rows(x)
-        w = _dequantized(weight, state, x.dtype)
-        out = torch.mm(rows, w.t()) if bias is None else torch.addmm(bias.to(x.dtype), rows, w.t())
+        out = _base_output(_rows(x), _dequantized(weight, state, x.dtype), bias)
         ctx.quant = (weight, state)
         return out.view(*x.shape[:-1], out.shape[-1])
 

@@ -135,13 +135,14 @@ def with_absolute_paths(config: RunConfig) -> RunConfig:
     from tutor.engine.config import BUNDLED_DATASET
     from tutor.engine.presets import get_preset
 
-    names = {"model": get_preset(config.model) is not None, "dataset": config.dataset == BUNDLED_DATASET}
-    local = {}
-    for name in ("model", "adapter", "dataset"):
-        value = getattr(config, name)
-        if value and not names.get(name) and Path(value).expanduser().exists():
-            local[name] = str(Path(value).expanduser().resolve())
-    return replace(config, **local)
+    is_name = {"model": get_preset(config.model) is not None, "adapter": False,
+               "dataset": config.dataset == BUNDLED_DATASET}  # a preset or "bundled" is no path
+    absolute = {}
+    for field, name_only in is_name.items():
+        value = getattr(config, field)
+        if value and not name_only and Path(value).expanduser().exists():
+            absolute[field] = str(Path(value).expanduser().resolve())
+    return replace(config, **absolute)
 
 
 class SubprocessRunner:

@@ -12,18 +12,14 @@ from textual.widgets import Static
 
 
 class LiveText(Static):
-    def __init__(self, markup: str = "", *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(markup, id=id, classes=classes)
-        self.shown = markup
-
     def show(self, markup: str) -> None:
         """Show `markup`; nothing when it is what is shown, and no relayout when the old and
         the new text each fit on one line, so the height cannot change."""
-        if markup == self.shown:
+        shown = str(self.content)
+        if markup == shown:
             return
         width = self.content_size.width
-        one_line = width > 0 and all(self._fits(text, width) for text in (self.shown, markup))
-        self.shown = markup
+        one_line = width > 0 and all(self._fits(text, width) for text in (shown, markup))
         self.update(markup, layout=not one_line)
 
     @staticmethod
