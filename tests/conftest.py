@@ -19,5 +19,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 def tutor_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh, empty data home for each test, so progress and runs never leak between tests."""
     home = tmp_path / "home"
+    home.mkdir()
     monkeypatch.setenv("QLORA_TUTOR_HOME", str(home))
     return home

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from tutor import __version__
+from tutor.storage import StorageError, describe
 
 COMMANDS = ("show", "progress", "doctor", "train", "generate", "runs", "inspect", "export")
 
@@ -61,6 +63,24 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("qlora-tutor: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return quiet_broken_pipe()
+    except StorageError as exc:
+        print(f"qlora-tutor: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # the disk or the filesystem refused: say which file and why
+        print(f"qlora-tutor: {describe(exc)}", file=sys.stderr)
+        return 1
+
+
+def quiet_broken_pipe() -> int:
+    """The reader left (`qlora-tutor runs | head -1`): stop without a word, as `cat` does.
+
+    stdout is pointed at /dev/null so the interpreter's final flush cannot fail again.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141  # 128 + SIGPIPE, what a shell reports for a writer killed by the pipe
 
 
 def run_tui(args: argparse.Namespace) -> int:

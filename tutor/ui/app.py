@@ -37,6 +37,7 @@ class TutorApp(App[int]):
         super().__init__()
         self.catalog: tuple[Lesson, ...] = catalog or load_catalog()
         self.progress = progress or load_progress()
+        self.progress.on_not_saved = self.warn_progress_not_saved
         self.start_lesson = start_lesson
         self.jobs = JobManager(self, runner)
 
@@ -47,8 +48,15 @@ class TutorApp(App[int]):
         self.jobs.on_app_mount()
         if self.progress.warning:
             self.notify(self.progress.warning, title="Progress reset", severity="warning", timeout=15)
+        if self.progress.not_saved:
+            self.warn_progress_not_saved(self.progress.not_saved)
         if self.start_lesson:
             self.open_lesson(self.start_lesson)
+
+    def warn_progress_not_saved(self, why: str) -> None:
+        """Lessons stay open to read; the learner is told once why nothing is remembered."""
+        self.notify(f"Lessons open read-only: {why}. Set QLORA_TUTOR_HOME to a writable folder to keep it.",
+                    title="Progress not saved", severity="warning", timeout=20)
 
     def open_lesson(self, slug: str) -> None:
         """Show a lesson: replace the lesson or doctor on screen, or open one over home."""
