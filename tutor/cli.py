@@ -26,10 +26,18 @@ class CommandError(Exception):
         self.code = code
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Bad arguments get one line that names the problem and where help is, not the whole
+    usage block (subcommand parsers inherit the class)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from tutor.engine.lessons import load_catalog
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="qlora-tutor",
         description="Learn QLoRA (4-bit NF4 quantization + LoRA) in the terminal, then run it. "
         "With no COMMAND, opens the tutor (and resumes where you left off).",

@@ -194,19 +194,24 @@ def wrap_with_lora(model: torch.nn.Module, settings: LoraSettings) -> Any:
     """Wrap `model` in place the way the lab trains it, after checking the targets exist."""
     from peft import LoraConfig, get_peft_model
 
-    from tutor.engine.presets import detect_targets
+    from tutor.engine.presets import check_rank, detect_targets
 
     settings.validated()
     spec = settings.targets if isinstance(settings.targets, str) else list(settings.targets)
+    targets = detect_targets(model, spec)
+    check_rank(settings.rank, model, targets)
     config = LoraConfig(
         r=settings.rank,
         lora_alpha=settings.alpha,
         lora_dropout=settings.dropout,
-        target_modules=detect_targets(model, spec),
+        target_modules=targets,
         bias="none",
         task_type="CAUSAL_LM",
     )
-    return get_peft_model(model, config)
+    # A model on the meta device gets its adapter there too: counting needs shapes only,
+    # and peft would otherwise allocate and initialize every B and A in real memory.
+    on_meta = next(model.parameters()).device.type == "meta"
+    return get_peft_model(model, config, low_cpu_mem_usage=on_meta)
 
 
 def inspect_model(model: str, settings: LoraSettings) -> Anatomy:
