@@ -8,7 +8,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from tutor.cli import CommandError
+from tutor.commands.errors import CommandError
 from tutor.engine.lessons import load_catalog
 from tutor.engine.progress import load_progress
 

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from tutor.engine.errors import LabError
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -33,21 +35,6 @@ MAX_LORA_R = 65536
 MAX_EPOCHS = 1000
 MAX_BATCH = 65536
 MAX_LENGTH = 131072
-
-
-class LabError(Exception):
-    """A failure the user can fix: a one-line message plus a hint on what to do instead.
-
-    Raised anywhere in the engine; the worker turns it into an `error` event and the CLI
-    prints it without a traceback.
-    """
-
-    hint = ""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        if hint is not None:
-            self.hint = hint
 
 
 class ConfigError(LabError):
