@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.markup import escape
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Button
 
@@ -50,11 +49,14 @@ def describe_status(run: TrackedRun) -> str:
 
 
 class LabPanel(Vertical):
-    """Base of the lab panels. Subclasses set KIND and compose a `#start` button."""
+    """Base of the lab panels. Subclasses set KIND and compose a `#start` button.
+
+    The lesson screen finds the panel by its class `lab-panel`: its ctrl+r starts the run
+    from anywhere in the lesson, without tabbing to the button.
+    """
 
     KIND: ClassVar[str]
-    # The form is long: from any of its fields, ctrl+r starts without tabbing to the button.
-    BINDINGS = [Binding("ctrl+r", "start", "Start run")]
+    DEFAULT_CLASSES = "lab-panel"
     DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text(encoding="utf-8")
 
     def __init__(self) -> None:

@@ -39,6 +39,8 @@ class TutorApp(App[int]):
         self.progress = progress or load_progress()
         self.start_lesson = start_lesson
         self.jobs = JobManager(self, runner)
+        self.lesson_places: dict[str, float] = {}  # slug -> scroll offset, to come back to
+        self.quitting = False
 
     def get_default_screen(self) -> Screen:
         return HomeScreen()
@@ -50,13 +52,14 @@ class TutorApp(App[int]):
         if self.start_lesson:
             self.open_lesson(self.start_lesson)
 
-    def open_lesson(self, slug: str) -> None:
-        """Show a lesson: replace the lesson or doctor on screen, or open one over home."""
+    def open_lesson(self, slug: str, section: int | None = None) -> None:
+        """Show a lesson (at its `section`-th heading, else where the learner left it): replace
+        the lesson or doctor on screen, or open one over home."""
         from tutor.ui.screens.lesson import LessonScreen
 
         while isinstance(self.screen, ModalScreen):
             self.pop_screen()
-        screen = LessonScreen(next(lesson for lesson in self.catalog if lesson.slug == slug))
+        screen = LessonScreen(next(lesson for lesson in self.catalog if lesson.slug == slug), section)
         if isinstance(self.screen, HomeScreen):
             self.push_screen(screen)
         else:
@@ -89,7 +92,15 @@ class TutorApp(App[int]):
     async def action_quit(self) -> None:
         """Quit, unless the job manager keeps us (e.g. the learner cancels over a running job)."""
         if await self.jobs.before_quit():
+            self.quitting = True
             self.exit()
+
+    async def run_action(self, action, default_namespace=None) -> bool:
+        """Once quitting, keys already queued (`q` then `t` in one burst over a slow link) do
+        nothing: a screen opened while the app shuts down would fail to mount."""
+        if self.quitting:
+            return True
+        return await super().run_action(action, default_namespace)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield SystemCommand("Home", "The syllabus and your progress", self.action_go_home)
