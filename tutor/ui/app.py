@@ -57,8 +57,8 @@ class TutorApp(App[int]):
         the lesson or doctor on screen, or open one over home."""
         from tutor.ui.screens.lesson import LessonScreen
 
-        while isinstance(self.screen, ModalScreen):
-            self.pop_screen()
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, LessonScreen):
+            self.pop_screen()  # pop-ups and the doctor
         screen = LessonScreen(next(lesson for lesson in self.catalog if lesson.slug == slug), section)
         if isinstance(self.screen, HomeScreen):
             self.push_screen(screen)
@@ -86,8 +86,9 @@ class TutorApp(App[int]):
         from tutor.ui.screens.doctor import DoctorScreen
 
         if not isinstance(self.screen, DoctorScreen):
-            self.action_go_home()
-            self.push_screen(DoctorScreen())
+            while isinstance(self.screen, ModalScreen):
+                self.pop_screen()
+            self.push_screen(DoctorScreen())  # over the lesson, so Esc comes back to it
 
     async def action_quit(self) -> None:
         """Quit, unless the job manager keeps us (e.g. the learner cancels over a running job)."""
