@@ -55,8 +55,8 @@ class LessonScreen(Screen):
         lesson = self.lesson
         yield Header(icon="≡")
         with VerticalScroll(id="lesson-body"):
-            yield Static(f"[b]{lesson.order}. {lesson.title}[/b]\n[i]{lesson.promise}[/i]  "
-                         f"[dim]{lesson.minutes} min[/dim]", id="lesson-title")
+            yield Static(f"[b]{lesson.order}. {lesson.title}[/b]  [dim]{lesson.minutes}\u00a0min[/dim]\n"
+                         f"[i]{lesson.promise}[/i]", id="lesson-title")
             if lesson.coming:
                 yield Static("Coming soon: this lesson is still being written.", id="coming")
             for segment in lesson.segments:

@@ -11,6 +11,14 @@ from textual.widgets import Button, Input, RadioButton, RadioSet, Static
 from tutor.engine.lessons import Question
 
 
+class AnswerChoice(RadioButton):
+    """A choice whose label wraps (with `text-wrap: wrap` in the app's CSS): Textual's radio
+    button is always one line high, which cut long answers at 80 columns."""
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        return len(self.render().wrap(width))
+
+
 class Quiz(Vertical):
     """All of a lesson's questions; the quiz is passed when every answer is right."""
 
@@ -47,7 +55,7 @@ class Quiz(Vertical):
     @staticmethod
     def answer_field(question: Question) -> RadioSet | Input:
         if question.choices:
-            return RadioSet(*(RadioButton(Content(choice)) for choice in question.choices))
+            return RadioSet(*(AnswerChoice(Content(choice)) for choice in question.choices))
         return Input(placeholder="your answer (a number)")
 
     def score_line(self) -> str:
