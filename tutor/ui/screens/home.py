@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import Screen
@@ -35,8 +36,13 @@ class HomeScreen(Screen):
         last = app.progress.last_lesson
         lesson = next((l for l in app.catalog if l.slug == last), None)
         if lesson:
-            return f"Welcome back. Continue with [b]{lesson.order}. {lesson.title}[/b]: press Enter."
-        return "Start with lesson 1, or pick any lesson: arrows to choose, Enter to open."
+            text = f"Welcome back. Continue with [b]{lesson.order}. {lesson.title}[/b]: press Enter."
+        else:
+            text = "Start with lesson 1, or pick any lesson: arrows to choose, Enter to open."
+        if running := app.jobs.active_runs():
+            names = ", ".join(f"{run.kind} {escape(run.run_dir.name)}" for run in running)
+            text = f"[b reverse] Run in progress [/] {names}: its lab lesson shows it live.\n{text}"
+        return text
 
     def action_open_highlighted(self) -> None:
         syllabus = self.query_one(Syllabus)
