@@ -267,16 +267,22 @@ def _logical_numel(param: torch.Tensor) -> int:
 
 def _quantizable_params(model: torch.nn.Module) -> int:
     """Weights that loading in 4-bit turns into NF4: every linear layer's weight except the
-    output head, which transformers keeps in 16-bit. Biases stay 16-bit too."""
+    output head (and the embeddings it may be tied to), which transformers keeps in 16-bit.
+    Biases stay 16-bit too. Each weight counts once, so the estimate never exceeds the base."""
     import torch
 
-    head = model.get_output_embeddings()
+    kept_16bit = {id(module.weight) for module in (model.get_input_embeddings(), model.get_output_embeddings())
+                  if module is not None}
+    counted: set[int] = set()
     total = 0
     for name, module in model.named_modules():
-        if module is head or _is_adapter(name + "."):
+        if _is_adapter(name + "."):
             continue
         if isinstance(module, torch.nn.Linear) or type(module).__name__ == "Linear4bit":
-            total += _logical_numel(module.weight)
+            weight = module.weight
+            if id(weight) not in kept_16bit | counted:
+                counted.add(id(weight))
+                total += _logical_numel(weight)
     return total
 
 
