@@ -156,6 +156,10 @@ def test_merge_on_tiny_matches_base_plus_adapter():
     assert result.weight_error <= 1e-5
     assert result.equivalent
     assert result.merged_error_4bit > 100 * max(result.merged_error, 1e-7)
+    # the adapter learned against dequantized NF4 weights: a full-precision reload is another model
+    assert result.dequantized_merge_error <= result.tolerance
+    assert result.reload_gap > 100 * max(result.dequantized_merge_error, 1e-7)
+    assert result.reload_gap < result.adapter_effect / 10
 
 
 @pytest.mark.slow

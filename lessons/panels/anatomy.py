@@ -154,7 +154,11 @@ def merge_report(result: MergeCheck) -> RenderableType:
     table.add_row("merged vs base + adapter, fp32 base",
                   Text(f"max logit difference {result.merged_error:.2e} (tolerance {result.tolerance:g})  ")
                   .append(verdict))
-    table.add_row("merged into the NF4 base instead", f"max logit difference {result.merged_error_4bit:.3f}")
+    table.add_row("trained model: adapter on the NF4 base, against it:", "")
+    table.add_row("  merged into a full-precision reload", f"max logit difference {result.reload_gap:.3f}")
+    table.add_row("  merged into the dequantized NF4 weights",
+                  f"max logit difference {result.dequantized_merge_error:.1e}")
+    table.add_row("  merged into the NF4 base, requantized", f"max logit difference {result.merged_error_4bit:.3f}")
     return table
 
 
@@ -313,7 +317,7 @@ class MergePanel(Vertical):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         event.button.disabled = True
-        self.query_one("#merge-result", Static).update(Text("loading tiny twice (fp32 and NF4)…", style="italic"))
+        self.query_one("#merge-result", Static).update(Text("loading tiny in fp32, in NF4 and dequantized…", style="italic"))
         self.run_check()
 
     @work(thread=True, exclusive=True)
