@@ -43,3 +43,12 @@ def models_dir() -> Path:
     path = Path(override).expanduser() if override else data_home() / "models"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def exercises_dir() -> Path:
+    """The learner's copies of the write-it-yourself exercises (unless they chose a folder)."""
+    return data_home() / "exercises"
+
+
+def exercise_records_file() -> Path:
+    return data_home() / "exercises.json"
