@@ -1,10 +1,12 @@
 """The checker process: `python -m tutor.engine.exercise_runner TARGETS_JSON`.
 
-TARGETS_JSON lists `[slug, checks.py, learner file]` triples; results name their triple by index. For each, the learner's file is
-imported (never written: no bytecode cache) and every `check_*` function of the checks file
-is called with it, in file order. Results go to the original stdout as JSON lines; whatever
-the learner's code prints goes to stderr. Several exercises share one process, so torch and
-the libraries are imported once. The parent (`tutor.engine.exercises`) enforces the time limit.
+TARGETS_JSON lists `[slug, checks.py, learner file, seconds]`; results name their target by
+index. For each, the learner's file is imported (never written: no bytecode cache) and every
+`check_*` function of the checks file is called with it, in file order, all within `seconds`
+(a timer signal interrupts a learner's endless loop). Results go to the original stdout as
+JSON lines; whatever the learner's code prints goes to stderr. Several exercises share one
+process, so torch and the libraries are imported once. The parent kills this process if it
+outlives all the limits (a loop inside native code ignores the timer signal).
 """
 
 from __future__ import annotations
@@ -12,12 +14,22 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import sys
+import time
 import traceback
 from pathlib import Path
 from types import ModuleType
 
 sys.dont_write_bytecode = True
+
+
+class TimeLimit(BaseException):
+    """The exercise's time ran out (a BaseException, so `except Exception` in learner code won't swallow it)."""
+
+
+def _on_alarm(signum, frame):
+    raise TimeLimit
 
 
 def load_module(name: str, path: Path) -> ModuleType:
@@ -38,6 +50,9 @@ def explain_failure(exc: BaseException, learner_file: Path) -> str:
 
     if isinstance(exc, Mismatch):
         return str(exc)
+    if isinstance(exc, TimeLimit):
+        return ("stopped: the time limit for these checks ran out. "
+                "Does your code loop forever, or work on far more data than it needs?")
     if isinstance(exc, SyntaxError) and exc.filename and Path(exc.filename).resolve() == learner_file:
         return "your file does not compile:\n" + "".join(traceback.format_exception_only(exc)).rstrip()
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == learner_file]
@@ -51,34 +66,42 @@ def explain_failure(exc: BaseException, learner_file: Path) -> str:
             + "".join(traceback.format_exception_only(exc)).rstrip())
 
 
-def run_exercise(slug: str, checks_path: Path, learner_file: Path, emit) -> None:
+def run_exercise(slug: str, checks_path: Path, learner_file: Path, seconds: float, emit) -> None:
     """Run one exercise's checks; `emit(check, passed, message)` reports each (passed None: started)."""
     checks = load_module(f"checks_{slug.replace('-', '_')}", checks_path)
-    try:
-        learner = load_module(f"learner_{slug.replace('-', '_')}", learner_file)
-    except BaseException as exc:  # noqa: BLE001 - whatever the learner's file does on import
-        emit("your file loads", False, explain_failure(exc, learner_file))
-        return
-    for check in checks_of(checks):
-        name = (check.__doc__ or check.__name__).strip().splitlines()[0]
-        emit(name, None, "")  # started: if the time limit strikes, this is the culprit
+    deadline = time.monotonic() + seconds
+    steps = [("your file loads", None)] + [
+        ((check.__doc__ or check.__name__).strip().splitlines()[0], check) for check in checks_of(checks)]
+    learner = None
+    for name, check in steps:
+        emit(name, None, "")  # started: if the parent has to kill us, this is the culprit
         try:
-            check(learner)
+            signal.setitimer(signal.ITIMER_REAL, max(deadline - time.monotonic(), 0.001))
+            if check is None:
+                learner = load_module(f"learner_{slug.replace('-', '_')}", learner_file)
+            else:
+                check(learner)
         except BaseException as exc:  # noqa: BLE001 - report it, then go on with the next check
             emit(name, False, explain_failure(exc, learner_file))
+            if learner is None:
+                return
         else:
-            emit(name, True, "")
+            if check is not None:
+                emit(name, True, "")
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def main(argv: list[str]) -> int:
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # the learner's prints must not mix with the results
 
-    for index, (slug, checks_path, learner_path) in enumerate(json.loads(argv[0])):
+    signal.signal(signal.SIGALRM, _on_alarm)
+    for index, (slug, checks_path, learner_path, seconds) in enumerate(json.loads(argv[0])):
         def emit(check: str, passed: bool | None, message: str, index: int = index) -> None:
             protocol.write(json.dumps({"target": index, "check": check, "passed": passed, "message": message}) + "\n")
 
-        run_exercise(slug, Path(checks_path), Path(learner_path).resolve(), emit)
+        run_exercise(slug, Path(checks_path), Path(learner_path).resolve(), seconds, emit)
     return 0
 
 

@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -30,7 +31,7 @@ from tutor.engine.progress import write_atomic
 EXERCISES_DIR = Path(__file__).resolve().parents[1] / "exercises"
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 NOT_STARTED, STARTED, FAILING, PASSING = "not started", "started", "failing", "passing"
-STARTUP_SECONDS = 20  # the checker process imports torch and the libraries before any check
+STARTUP_SECONDS = 60  # the checker process imports torch and the libraries before any check
 
 
 class ExerciseError(ValueError):
@@ -44,7 +45,7 @@ class Exercise:
     order: int
     summary: str
     hints: tuple[str, ...]
-    time_limit: float  # seconds the checks may take, not counting the process start
+    time_limit: float  # seconds all its checks together may take, not counting the process start
     folder: Path
 
     @property
@@ -190,22 +191,23 @@ def solution_text(exercise: Exercise) -> str:
 def run_checks(targets: list[tuple[Exercise, Path]], time_limit: float | None = None) -> list[Report]:
     """Check each (exercise, file) in one child process, one report each; nothing is recorded.
 
-    The child gets `time_limit` seconds (default: the exercises' limits added up) plus its
-    start-up time; when they run out it is killed and the check it was in fails.
+    Each exercise's checks get `time_limit` seconds (default: the exercise's own). A child
+    still alive when all the limits and its start-up time are over is killed, and the check
+    it was in fails.
     """
     reports = [Report(exercise.slug) for exercise, _ in targets]
     runnable, indices = [], []
     for index, (exercise, file) in enumerate(targets):
         if file.is_file():
-            runnable.append([exercise.slug, str(exercise.checks), str(file)])
+            runnable.append([exercise.slug, str(exercise.checks), str(file),
+                             exercise.time_limit if time_limit is None else time_limit])
             indices.append(index)
         else:
             reports[index].results.append(CheckResult(
                 exercise.slug, "your file exists", False,
                 f"{file} does not exist: run qlora-tutor exercise start {exercise.slug}"))
     if runnable:
-        limit = time_limit if time_limit is not None else sum(e.time_limit for e, _ in targets)
-        _run_child(runnable, limit, [reports[i] for i in indices])
+        _run_child(runnable, sum(seconds for *_, seconds in runnable), [reports[i] for i in indices])
     return reports
 
 
@@ -214,15 +216,15 @@ def _run_child(runnable: list[list[str]], limit: float, reports: list[Report]) -
                PYTHONPATH=os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")])))
     command = [sys.executable, "-m", "tutor.engine.exercise_runner", json.dumps(runnable)]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=paths.data_home(),
+        done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tempfile.gettempdir(),
                               timeout=limit + STARTUP_SECONDS)
         output, stopped = done.stdout, None
         if done.returncode != 0:
             stopped = f"the checker process failed: {_last_line(done.stderr)}"
     except subprocess.TimeoutExpired as exc:
         output = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        stopped = (f"stopped after {limit:.0f} s, the time limit for these checks: "
-                   "does your code loop forever, or work on far more data than it needs?")
+        stopped = ("stopped: the checks ran past their time limit inside native code. "
+                   "Does your code loop forever, or work on far more data than it needs?")
     running = _collect(output, reports)
     if stopped:
         index, check = running or (len(reports) - 1, "the checks finish")
