@@ -54,3 +54,12 @@ def _folder(path: Path) -> Path:
         raise StorageError(f"cannot create the tutor's folder {path}: {reason(exc)}; "
                            f"set {ENV_HOME} to a writable folder") from None
     return path
+
+
+def exercises_dir() -> Path:
+    """The learner's copies of the write-it-yourself exercises (unless they chose a folder)."""
+    return data_home() / "exercises"
+
+
+def exercise_records_file() -> Path:
+    return data_home() / "exercises.json"
