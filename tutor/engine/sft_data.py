@@ -270,11 +270,12 @@ class DataReport:
         return not self.validation.problems and self.dropped == 0
 
 
-def data_report(source: str, model: str = "tiny", max_length: int = 512, example: int = 1) -> DataReport:
+def data_report(source: str, model: str = "tiny", max_length: int = 512, example: int = 1,
+                text_column: str | None = None) -> DataReport:
     """Validate `source`, tokenize it for `model` as SFTTrainer would, and colour one row."""
     if max_length < 1:
         raise DataError(f"max length must be 1 or more, got {max_length}")
-    rows = load_rows(source)
+    rows = load_rows(source, text_column)
     validation = validate(rows)
     bad = {r for rs in validation.problems.values() for r in rs}
     good = [(n, row) for n, row in enumerate(rows, start=1) if n not in bad]
