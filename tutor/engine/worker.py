@@ -91,7 +91,7 @@ def run_train(config: RunConfig, run_dir: Path, events: EventWriter, cancel: Can
     from tutor.engine.generate import generate_answer
     from tutor.engine.models import load_adapter_model
     from tutor.engine.presets import detect_targets
-    from tutor.engine.train import train_adapter
+    from tutor.engine.training.train import train_adapter
 
     events.emit("phase", phase="loading", message=f"dataset {config.dataset}")
     dataset = load_training_data(config)  # cheap and a common mistake: fail before the model loads
