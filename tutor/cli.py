@@ -13,7 +13,7 @@ import sys
 
 from tutor import __version__
 
-COMMANDS = ("show", "progress", "doctor", "train", "generate", "runs", "inspect", "export")
+COMMANDS = ("show", "progress", "doctor", "train", "generate", "runs", "inspect", "export", "serve")
 
 
 class CommandError(Exception):

@@ -12,6 +12,7 @@ from platformdirs import user_data_path
 
 ENV_HOME = "QLORA_TUTOR_HOME"
 ENV_MODELS = "QLORA_TUTOR_MODELS"
+ENV_CLASS = "QLORA_TUTOR_CLASS"
 
 
 def data_home() -> Path:
@@ -43,3 +44,11 @@ def models_dir() -> Path:
     path = Path(override).expanduser() if override else data_home() / "models"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def class_root() -> Path:
+    """Where `serve` keeps one progress home per browser learner, and `class` looks.
+
+    `QLORA_TUTOR_CLASS` moves it (for example to a folder the whole room can read)."""
+    override = os.environ.get(ENV_CLASS)
+    return Path(override).expanduser() if override else data_home() / "class"

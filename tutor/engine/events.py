@@ -6,6 +6,7 @@ both read this stream, so a run can be watched live, re-attached to, or replayed
 Event types and their fields (all optional fields may be null):
     phase       phase: loading | quantizing | tokenizing | baseline | training | saving |
                        reloading | generating | done;  message
+    queue       position, reason, need_bytes, admitted (GPU indices once admitted, [] = a CPU slot)
     model       name, params, footprint_bytes, footprint_16bit_bytes, device, quantized, teaching
     progress    step, total_steps, epoch, loss, learning_rate, grad_norm, tokens_per_s,
                 step_time_s, eta_s, gpu: {allocated, reserved, max_allocated, total} | null
@@ -30,7 +31,7 @@ from typing import Any
 
 EVENTS_FILE = "events.jsonl"
 EVENT_TYPES = frozenset(
-    {"phase", "model", "progress", "token", "generation", "log", "warning", "summary", "error", "end"}
+    {"phase", "queue", "model", "progress", "token", "generation", "log", "warning", "summary", "error", "end"}
 )
 END_STATUSES = frozenset({"finished", "cancelled", "failed"})
 

@@ -32,6 +32,8 @@ from typing import Callable, Iterator
 
 import psutil
 
+from tutor.engine.config import LabError
+
 ENV_QUEUE = "QLORA_TUTOR_QUEUE"
 ENV_GPU_LIMIT = "QLORA_TUTOR_GPU_MEMORY_LIMIT"
 ENV_CPU_SLOTS = "QLORA_TUTOR_CPU_SLOTS"
@@ -43,8 +45,10 @@ _SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(gib|gb|mib|mb|)\s*$", re.IGNORECAS
 _UNITS = {"": 1, "mb": 10**6, "mib": 1024**2, "gb": 10**9, "gib": GIB}
 
 
-class QueueError(Exception):
-    """The queue folder cannot be used; the message says why and what to do."""
+class QueueError(LabError):
+    """The queue cannot be used (its folder, or a setting); the message says why."""
+
+    hint = f"Fix the folder or setting named, or point {ENV_QUEUE} at a folder you can write."
 
 
 @dataclass(frozen=True)
