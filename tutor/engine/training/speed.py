@@ -6,7 +6,7 @@ launches thousands of small kernels (LoRA, 4-bit dequantization, norms, recomput
 gradient checkpointing). So the settings cut padding, Python and launches, not FLOPs:
 
 - packing: whole documents in full rows, no padding (trl's best-fit-decreasing packing);
-  attention stays inside each document (`tutor.engine.attention`);
+  attention stays inside each document (`tutor.engine.training.packing`);
 - no autocast: a model loaded in bf16 already computes in bf16, and autocast only adds a
   cast check and copies around every matmul (fp16 keeps autocast: it needs loss scaling);
 - Liger's Triton kernels for RMSNorm, RoPE and SwiGLU, one kernel where eager PyTorch runs
