@@ -104,7 +104,7 @@ def run_one(config_name: str, shape: str, folder: Path, steps: int, warmup: int,
     from transformers import AutoModelForCausalLM, TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
-    from tutor.engine.throughput import ModelShape, measured_window, mfu
+    from bench.throughput import MatmulShape, measured_window, mfu
 
     samples, tokenizer = load_samples()
     dataset = Dataset.from_dict({"input_ids": samples})
@@ -175,7 +175,7 @@ def run_one(config_name: str, shape: str, folder: Path, steps: int, warmup: int,
     matmul = sum(m.weight.numel() * (2 if m.weight.dtype == torch.uint8 else 1)
                  for m in base.modules() if isinstance(m, torch.nn.Linear) and hasattr(m, "weight"))
     cfg = base.config
-    shape_info = ModelShape(matmul_params=matmul, layers=cfg.num_hidden_layers, hidden=cfg.hidden_size)
+    shape_info = MatmulShape(matmul_params=matmul, layers=cfg.num_hidden_layers, hidden=cfg.hidden_size)
     dataset_tokens = sum(len(s) for s in samples)
     loss_values = [float(l) for l in losses]
     tail = loss_values[-5:]

@@ -1,4 +1,4 @@
-"""Throughput arithmetic shared by the training callback and the speed benchmark.
+"""Throughput arithmetic of the speed benchmark: tokens per second over a window, FLOPs, MFU.
 
 Model FLOPs per trained token for LoRA on a frozen base (MFU counts model work, so the
 forward recomputed by gradient checkpointing is *not* counted):
@@ -23,24 +23,19 @@ H100_BF16_PEAK_FLOPS = 798e12
 
 
 @dataclass(frozen=True)
-class ModelShape:
+class MatmulShape:
     matmul_params: int
     layers: int
     hidden: int
 
 
-def training_flops_per_token(shape: ModelShape, seq_len: float) -> float:
+def training_flops_per_token(shape: MatmulShape, seq_len: float) -> float:
     return 4.0 * shape.matmul_params + 4.0 * shape.layers * seq_len * shape.hidden
 
 
-def mfu(tokens_per_s: float, shape: ModelShape, seq_len: float, peak_flops: float = H100_BF16_PEAK_FLOPS) -> float:
+def mfu(tokens_per_s: float, shape: MatmulShape, seq_len: float, peak_flops: float = H100_BF16_PEAK_FLOPS) -> float:
     """Model FLOPs utilization: achieved model FLOP/s over the device's bf16 peak."""
     return tokens_per_s * training_flops_per_token(shape, seq_len) / peak_flops
-
-
-def real_tokens(attention_mask_rows: Sequence[Sequence[int]]) -> int:
-    """Tokens that carry text: padding positions (mask 0) are not work the learner asked for."""
-    return sum(int(v) for row in attention_mask_rows for v in row)
 
 
 @dataclass(frozen=True)
