@@ -50,7 +50,7 @@ def sft_config(config: RunConfig, output_dir: Path, device: str, dtype: str, pla
         packing=plan.packed,
         packing_strategy="bfd",
         gradient_checkpointing=config.gradient_checkpointing,
-        # Non-reentrant checkpointing: same peak memory; reentrant measured 9 % slower on an H100.
+        # Non-reentrant checkpointing: same peak memory, and faster (docs/benchmarks.md, tutor+reentrant).
         gradient_checkpointing_kwargs={"use_reentrant": False},
         optim=plan.optim,
         bf16=plan.autocast and dtype == "bf16",
