@@ -46,3 +46,22 @@ def test_cli_and_home_screen_do_not_import_heavy_libraries():
         leaked = sorted(m for m in {HEAVY!r} if m in sys.modules)
         assert not leaked, leaked
     """)
+
+
+def test_headless_commands_do_not_import_textual(tmp_path):
+    """Each command really runs (doctor's checks, inspect on the meta device, a run replayed)."""
+    run_python(f"""
+        import contextlib, io, os, sys
+        os.environ["QLORA_TUTOR_HOME"] = {str(tmp_path)!r}
+        from tests.fakes import write_dead_run
+        from tutor.cli import main
+
+        write_dead_run("train", [{{"type": "end", "t": 1.0, "status": "finished"}}])
+        commands = [["doctor"], ["inspect", "--model", "llama-3.1-8b", "-r", "4"], ["runs"],
+                    ["runs", os.listdir({str(tmp_path / "runs")!r})[0]], ["train", "--lora-r", "0"]]
+        for argv in commands:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                main(argv)
+            leaked = sorted(m for m in sys.modules if m.split(".")[0] == "textual")
+            assert not leaked, (argv, leaked[:5])
+    """)

@@ -12,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Input, Select, Static
 
 from tutor.engine.memory import activation_bytes, nearest_preset
+from lessons.panels import resolve_panel
 from lessons.panels.why_qlora import format_gb
 from lessons.panels.lora_rank import RankCounter, SvdRankPlot, ZeroInitPanel
 from lessons.panels.nf4 import DoubleQuantPanel, FormatErrorPanel, NF4HistogramPanel, NF4LevelsPanel
@@ -240,7 +241,7 @@ async def test_memory_bill_follows_a_typed_size():
 )
 def test_reports_print_the_pinned_figures(slug, pinned):
     reports = [
-        as_text(__import__(seg.panel.split(":")[0], fromlist=["_"]).__dict__[seg.panel.split(":")[1]].report())
+        as_text(resolve_panel(seg.panel).report())
         for seg in find_lesson(slug).segments
         if seg.panel
     ]
