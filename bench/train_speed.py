@@ -104,7 +104,8 @@ def run_one(config_name: str, shape: str, folder: Path, steps: int, warmup: int,
     from transformers import AutoModelForCausalLM, TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
-    from bench.throughput import MatmulShape, measured_window, mfu
+    from bench.throughput import measured_window
+    from tutor.engine.flops import MatmulShape, mfu
 
     samples, tokenizer = load_samples()
     dataset = Dataset.from_dict({"input_ids": samples})
@@ -257,9 +258,9 @@ def child_main(args: argparse.Namespace) -> None:
     Path(args.result).write_text(json.dumps(result))
 
 
-def run_child(argv: list[str]) -> None:
+def run_child(argv: list[str], script: str = __file__) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
-    subprocess.run([sys.executable, __file__, *argv], check=True, env=env)
+    subprocess.run([sys.executable, script, *argv], check=True, env=env)
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 import pytest
 
-from bench.throughput import MatmulShape, measured_window, mfu, training_flops_per_token
+from bench.throughput import measured_window
+from tutor.engine.flops import MatmulShape, mfu, training_flops_per_token
 
 LLAMA2_7B = MatmulShape(matmul_params=6_607_077_376, layers=32, hidden=4096)
 

@@ -9,6 +9,7 @@ inspect` prints too.
 from __future__ import annotations
 
 from pathlib import Path
+from textwrap import shorten
 
 from rich.console import RenderableType
 from rich.text import Text
@@ -56,9 +57,9 @@ class AnatomyPanel(Vertical):
             self.request, self.anatomy, self.error = request, anatomy, error
 
     def compose(self) -> ComposeResult:
+        yield Select([(f"{name}  {shorten(p.description, 44, placeholder='…')}", name)
+                      for name, p in PRESETS.items()], value=DEFAULT_MODEL, allow_blank=False, id="model")
         with Horizontal(classes="controls"):
-            yield Select([(f"{name}  {p.description[:40]}", name) for name, p in PRESETS.items()],
-                         value=DEFAULT_MODEL, allow_blank=False, id="model")
             yield Input(str(DEFAULT_RANK), id="rank", validators=[Integer(1, 4096, "rank: a whole number, 1 to 4096")])
             yield Input("auto", id="targets", placeholder="auto | all-linear | q_proj,v_proj")
         yield Static(id="status")
@@ -67,6 +68,7 @@ class AnatomyPanel(Vertical):
         yield Static(id="totals")
 
     def on_mount(self) -> None:
+        self.query_one("#tree", Tree).guide_depth = 2  # deep leaves still fit 80 columns
         self.query_one("#rank", Input).border_title = "rank r (Enter)"
         self.query_one("#targets", Input).border_title = "targets (Enter)"
         self.query_one("#rows", DataTable).add_columns(*ROW_COLUMNS)
@@ -169,7 +171,7 @@ class MergePanel(Vertical):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         event.button.disabled = True
-        self.query_one("#merge-result", Static).update(Text("loading tiny twice (fp32 and NF4)…", style="italic"))
+        self.query_one("#merge-result", Static).update(Text("loading tiny in fp32, in NF4 and dequantized…", style="italic"))
         self.run_check()
 
     @work(thread=True, exclusive=True)

@@ -45,7 +45,8 @@ def node_label(node: Node) -> Text:
     elif node.role == "base_layer":
         label.append(f"  {node.frozen:,} frozen", style="dim")
     elif node.role == "untouched":
-        label.append(f"  untouched, {node.frozen:,} frozen" if node.frozen else "  untouched", style="dim")
+        # short enough that deep lines fit 80 columns
+        label.append(f"  {node.frozen:,} untouched" if node.frozen else "  untouched", style="dim")
     elif node.role in ("lora", "container"):
         label.append(f"  {node.trainable:,} trainable", style="green")
     return label
@@ -132,7 +133,11 @@ def merge_report(result: MergeCheck) -> RenderableType:
     table.add_row("merged vs base + adapter, fp32 base",
                   Text(f"max logit difference {result.merged_error:.2e} (tolerance {result.tolerance:g})  ")
                   .append(verdict))
-    table.add_row("merged into the NF4 base instead", f"max logit difference {result.merged_error_4bit:.3f}")
+    table.add_row("trained model: adapter on the NF4 base, against it:", "")
+    table.add_row("  merged into a full-precision reload", f"max logit difference {result.reload_gap:.3f}")
+    table.add_row("  merged into the dequantized NF4 weights",
+                  f"max logit difference {result.dequantized_merge_error:.1e}")
+    table.add_row("  merged into the NF4 base, requantized", f"max logit difference {result.merged_error_4bit:.3f}")
     return table
 
 
