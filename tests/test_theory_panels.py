@@ -12,13 +12,12 @@ from textual.containers import VerticalScroll
 from textual.widgets import Input, Select, Static
 
 from tutor.engine.memory import activation_bytes, nearest_preset
-from lessons.panels import resolve_panel
 from lessons.panels.why_qlora import format_gb
 from lessons.panels.lora_rank import RankCounter, SvdRankPlot, ZeroInitPanel, whole_number_ticks
 from lessons.panels.nf4 import DoubleQuantPanel, FormatErrorPanel, NF4HistogramPanel, NF4LevelsPanel
 from lessons.panels.quantization import AbsmaxCalculator, CosineRoundTripPlot, OutlierPanel
 from lessons.panels.why_qlora import MemoryBillPanel
-from tutor.engine.lessons import find_lesson
+from tutor.engine.lessons import find_lesson, resolve_panel
 
 SIZES = [(80, 24), (160, 50)]
 

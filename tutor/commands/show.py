@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def panel_report(ref: str):
     """The panel's static report, or a one-line note when the panel cannot produce one."""
-    from lessons.panels import resolve_panel
+    from tutor.engine.lessons import resolve_panel
 
     try:
         return resolve_panel(ref).report()

@@ -10,8 +10,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Markdown, Static
 
-from lessons.panels import resolve_panel
-from tutor.engine.lessons import Lesson
+from tutor.engine.lessons import Lesson, resolve_panel
 from tutor.ui.widgets.quiz import Quiz
 
 
