@@ -21,3 +21,12 @@ def tutor_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("QLORA_TUTOR_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def fake_jobs():
+    """Fake jobs (tests/fakes.py) live in a module-wide registry; each test starts with none."""
+    yield
+    from fakes import forget_all_jobs
+
+    forget_all_jobs()

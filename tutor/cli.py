@@ -12,16 +12,9 @@ import importlib
 import sys
 
 from tutor import __version__
+from tutor.commands.errors import CommandError
 
 COMMANDS = ("show", "progress", "doctor", "train", "generate", "runs", "inspect", "export")
-
-
-class CommandError(Exception):
-    """A user-facing failure: printed as one line on stderr, exit code `code`."""
-
-    def __init__(self, message: str, code: int = 2) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,13 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lesson", metavar="SLUG", help="open this lesson directly")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"tutor.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"tutor.commands.{name}":
-                raise
-            continue  # not written yet
-        module.register(sub)
+        importlib.import_module(f"tutor.commands.{name}").register(sub)
     return parser
 
 
@@ -78,8 +65,4 @@ def run_tui(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    # `python -m tutor.cli`: run the imported module's main, not this __main__ copy, so that
-    # CommandError raised by the commands is the class `main` catches.
-    from tutor.cli import main as run_main
-
-    sys.exit(run_main())
+    sys.exit(main())

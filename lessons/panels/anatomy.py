@@ -26,7 +26,7 @@ from tutor.engine.anatomy import (
     AdapterCheck, Anatomy, LoraSettings, MergeCheck, Node, adapter_runs, check_adapter, check_merge, format_bytes,
     inspect_model, summarize, tiny_folder,
 )
-from tutor.engine.config import LabError
+from tutor.engine.errors import LabError
 from tutor.engine.presets import PRESETS
 
 DEFAULT_MODEL = "llama-3.1-8b"

@@ -16,7 +16,9 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Button
 
-from tutor.engine.config import ConfigError, LabError, RunConfig
+from tutor.engine.config import ConfigError, RunConfig
+from tutor.engine.errors import LabError
+from tutor.engine.events import RunStatus
 from tutor.engine.jobs import ADAPTER_DIR
 from tutor.ui.job_manager import JobEvents, TrackedRun
 from tutor.ui.widgets.live_text import LiveText
@@ -35,18 +37,18 @@ def describe_status(run: TrackedRun) -> str:
     name = escape(run.run_dir.name)
     status = run.status
     events = run.events
-    if status == "failed":
-        error = next((e for e in reversed(events) if e.get("type") == "error"), {})
-        hint = f"\n[b]hint:[/b] {escape(str(error['hint']))}" if error.get("hint") else ""
-        return f"[b red]failed:[/b red] {escape(str(error.get('message', 'see run.log')))}{hint}"
-    if status == "lost":
+    if status is RunStatus.FAILED:
+        error = next((e for e in reversed(events) if e["type"] == "error"), {})
+        hint = f"\n[b]hint:[/b] {escape(error['hint'])}" if error.get("hint") else ""
+        return f"[b red]failed:[/b red] {escape(error.get('message', 'see run.log'))}{hint}"
+    if status is RunStatus.LOST:
         return f"[b red]{name} stopped without an end event[/b red]; see run.log in {escape(str(run.run_dir))}"
-    if status == "cancelled":
+    if status is RunStatus.CANCELLED:
         return f"[b]{name}: cancelled[/b]; the adapter holds what was trained until then"
-    if status == "running" and run.cancel_requested:
+    if status is RunStatus.RUNNING and run.cancel_requested:
         return f"[b]{name}: stopping[/b] after the current step; the adapter trained so far will be saved"
-    phase = next((e.get("phase") for e in reversed(events) if e.get("type") == "phase"), "starting")
-    return f"[b]{name}: {status}[/b]" + (f" ({phase})" if status == "running" else "")
+    phase = next((e["phase"] for e in reversed(events) if e["type"] == "phase"), "starting")
+    return f"[b]{name}: {status}[/b]" + (f" ({phase})" if status is RunStatus.RUNNING else "")
 
 
 class LabPanel(Vertical):

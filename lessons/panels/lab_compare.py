@@ -12,9 +12,10 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Select, Static
 
 from lessons.panels.lab_common import LabPanel, adapter_files
-from tutor.engine.config import ConfigError, LabError, RunConfig
+from tutor.engine.config import ConfigError, RunConfig
+from tutor.engine.errors import LabError
 from tutor.engine.jobs import ADAPTER_DIR, CONFIG_FILE
-from tutor.ui.units import human_bytes
+from tutor.units import human_bytes
 from tutor.ui.widgets.config_form import ConfigForm
 from tutor.ui.widgets.live_text import LiveText
 from tutor.ui.widgets.run_log import RunLog

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from tutor.cli import CommandError
+from tutor.commands.errors import CommandError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
     from lessons.panels.anatomy import anatomy_report, merge_report
     from tutor.engine.anatomy import LoraSettings, check_merge, inspect_model, tiny_folder
-    from tutor.engine.config import LabError
+    from tutor.engine.errors import LabError
 
     if args.rank < 1:
         raise CommandError(f"--rank must be 1 or more, got {args.rank}")

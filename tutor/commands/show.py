@@ -7,7 +7,7 @@ import importlib
 
 from rich.console import Console
 
-from tutor.cli import CommandError
+from tutor.commands.errors import CommandError
 from tutor.engine.lessons import Lesson, Question, find_lesson
 
 

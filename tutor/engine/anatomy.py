@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tutor.engine.config import LabError
+from tutor.engine.errors import LabError
 from tutor.engine.quantization import DEFAULT_BLOCKSIZE, SECOND_BLOCKSIZE
 
 if TYPE_CHECKING:

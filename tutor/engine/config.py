@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from tutor.engine.errors import LabError
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -25,21 +27,6 @@ LORA_BIASES = ("none", "all", "lora_only")
 DEVICES = ("auto", "cpu", "cuda")
 OPTIMIZERS = ("auto", "adamw_torch", "adamw_torch_fused", "paged_adamw_8bit", "paged_adamw_32bit", "adamw_8bit")
 SPEEDS = ("auto", "packed", "seed")
-
-
-class LabError(Exception):
-    """A failure the user can fix: a one-line message plus a hint on what to do instead.
-
-    Raised anywhere in the engine; the worker turns it into an `error` event and the CLI
-    prints it without a traceback.
-    """
-
-    hint = ""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        if hint is not None:
-            self.hint = hint
 
 
 class ConfigError(LabError):

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tutor.engine.config import BUNDLED_DATASET, LabError, RunConfig
+from tutor.engine.config import BUNDLED_DATASET, RunConfig
+from tutor.engine.errors import LabError
 
 BUNDLED_FILE = Path(__file__).resolve().parents[1] / "data" / "prompts.jsonl"
 TEXT_COLUMN = "text"

@@ -12,7 +12,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from tutor.engine.config import LabError, RunConfig
+from tutor.engine.config import RunConfig
+from tutor.engine.errors import LabError
 from tutor.engine.presets import PRESETS, Preset, get_preset
 
 CPU_PARAM_LIMIT = 1.5e9  # above this a CPU run would take hours: say so instead

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tutor.engine.config import LabError
+from tutor.engine.errors import LabError
 
 
 @dataclass(frozen=True)
