@@ -66,10 +66,12 @@ def newest_qlora_vs_lora() -> dict:
 
 def test_lesson_3_quotes_the_committed_qlora_vs_lora_step_time():
     configs = newest_qlora_vs_lora()["qlora_vs_lora"]["configs"]
-    qlora, lora16 = configs["qlora"]["median_tokens_per_s"], configs["lora16"]["median_tokens_per_s"]
+    qlora, lora16 = (configs[name]["median_tokens_per_s"] for name in ("qlora", "lora16"))
     text = " ".join(next(lesson for lesson in LESSONS if lesson.slug == "nf4").body.split())
     assert f"**{lora16 / qlora:.2f}x**" in text
     assert f"QLoRA {qlora:,.0f} tokens/s against {lora16:,.0f}" in text
+    peaks = [configs[name]["peak_allocated_bytes"] / 2**30 for name in ("qlora", "lora16")]
+    assert "a peak of {:.2f} GiB instead of {:.2f} GiB".format(*peaks) in text
     assert lora16 > qlora  # unpacking 4-bit weights costs time: QLoRA is the slower one
 
 
