@@ -13,7 +13,7 @@ from textual.widgets import Input, Select, Static
 
 from tutor.engine.memory import activation_bytes, nearest_preset
 from lessons.panels.why_qlora import format_gb
-from lessons.panels.lora_rank import RankCounter, SvdRankPlot, ZeroInitPanel
+from lessons.panels.lora_rank import RankCounter, SvdRankPlot, ZeroInitPanel, whole_number_ticks
 from lessons.panels.nf4 import DoubleQuantPanel, FormatErrorPanel, NF4HistogramPanel, NF4LevelsPanel
 from lessons.panels.quantization import AbsmaxCalculator, CosineRoundTripPlot, OutlierPanel
 from lessons.panels.why_qlora import MemoryBillPanel
@@ -285,3 +285,8 @@ def test_lessons_have_checks_and_no_placeholder():
         lesson = find_lesson(slug)
         assert not lesson.coming and 2 <= len(lesson.quiz) <= 4
         assert any(seg.panel for seg in lesson.segments)
+
+
+@pytest.mark.parametrize("low, high, ticks", [(1, 32, [1, 10, 20, 30]), (1, 8, [1, 2, 4, 6, 8]), (1, 1, [1])])
+def test_rank_plot_ticks_are_whole_numbers(low, high, ticks):
+    assert whole_number_ticks(low, high) == ticks

@@ -8,6 +8,7 @@ thread worker; the rich renderers below are shared with `qlora-tutor inspect` an
 from __future__ import annotations
 
 from pathlib import Path
+from textwrap import shorten
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -65,7 +66,8 @@ def node_label(node: Node) -> Text:
     elif node.role == "base_layer":
         label.append(f"  {node.frozen:,} frozen", style="dim")
     elif node.role == "untouched":
-        label.append(f"  untouched, {node.frozen:,} frozen" if node.frozen else "  untouched", style="dim")
+        # short enough that deep lines fit 80 columns
+        label.append(f"  {node.frozen:,} untouched" if node.frozen else "  untouched", style="dim")
     elif node.role in ("lora", "container"):
         label.append(f"  {node.trainable:,} trainable", style="green")
     return label
@@ -201,9 +203,9 @@ class AnatomyPanel(Vertical):
             self.request, self.anatomy, self.error = request, anatomy, error
 
     def compose(self) -> ComposeResult:
+        yield Select([(f"{name}  {shorten(p.description, 44, placeholder='…')}", name)
+                      for name, p in PRESETS.items()], value=DEFAULT_MODEL, allow_blank=False, id="model")
         with Horizontal(classes="controls"):
-            yield Select([(f"{name}  {p.description[:40]}", name) for name, p in PRESETS.items()],
-                         value=DEFAULT_MODEL, allow_blank=False, id="model")
             yield Input(str(DEFAULT_RANK), id="rank", validators=[Integer(1, 4096, "rank: a whole number, 1 to 4096")])
             yield Input("auto", id="targets", placeholder="auto | all-linear | q_proj,v_proj")
         yield Static(id="status")
@@ -212,6 +214,7 @@ class AnatomyPanel(Vertical):
         yield Static(id="totals")
 
     def on_mount(self) -> None:
+        self.query_one("#tree", Tree).guide_depth = 2  # deep leaves still fit 80 columns
         self.query_one("#rank", Input).border_title = "rank r (Enter)"
         self.query_one("#targets", Input).border_title = "targets (Enter)"
         self.query_one("#rows", DataTable).add_columns(*ROW_COLUMNS)

@@ -194,19 +194,24 @@ def wrap_with_lora(model: torch.nn.Module, settings: LoraSettings) -> Any:
     """Wrap `model` in place the way the lab trains it, after checking the targets exist."""
     from peft import LoraConfig, get_peft_model
 
-    from tutor.engine.presets import detect_targets
+    from tutor.engine.presets import check_rank, detect_targets
 
     settings.validated()
     spec = settings.targets if isinstance(settings.targets, str) else list(settings.targets)
+    targets = detect_targets(model, spec)
+    check_rank(settings.rank, model, targets)
     config = LoraConfig(
         r=settings.rank,
         lora_alpha=settings.alpha,
         lora_dropout=settings.dropout,
-        target_modules=detect_targets(model, spec),
+        target_modules=targets,
         bias="none",
         task_type="CAUSAL_LM",
     )
-    return get_peft_model(model, config)
+    # A model on the meta device gets its adapter there too: counting needs shapes only,
+    # and peft would otherwise allocate and initialize every B and A in real memory.
+    on_meta = next(model.parameters()).device.type == "meta"
+    return get_peft_model(model, config, low_cpu_mem_usage=on_meta)
 
 
 def inspect_model(model: str, settings: LoraSettings) -> Anatomy:
@@ -262,16 +267,22 @@ def _logical_numel(param: torch.Tensor) -> int:
 
 def _quantizable_params(model: torch.nn.Module) -> int:
     """Weights that loading in 4-bit turns into NF4: every linear layer's weight except the
-    output head, which transformers keeps in 16-bit. Biases stay 16-bit too."""
+    output head (and the embeddings it may be tied to), which transformers keeps in 16-bit.
+    Biases stay 16-bit too. Each weight counts once, so the estimate never exceeds the base."""
     import torch
 
-    head = model.get_output_embeddings()
+    kept_16bit = {id(module.weight) for module in (model.get_input_embeddings(), model.get_output_embeddings())
+                  if module is not None}
+    counted: set[int] = set()
     total = 0
     for name, module in model.named_modules():
-        if module is head or _is_adapter(name + "."):
+        if _is_adapter(name + "."):
             continue
         if isinstance(module, torch.nn.Linear) or type(module).__name__ == "Linear4bit":
-            total += _logical_numel(module.weight)
+            weight = module.weight
+            if id(weight) not in kept_16bit | counted:
+                counted.add(id(weight))
+                total += _logical_numel(weight)
     return total
 
 
