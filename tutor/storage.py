@@ -83,12 +83,23 @@ def locked(lock_path: Path) -> Iterator[None]:
         yield
 
 
+_filling: set[Path] = set()  # staged folders being written right now, for signal handlers
+
+
+def filling_a_folder() -> bool:
+    """True while a `staged_folder` block runs (a save a signal handler should let finish)."""
+    return bool(_filling)
+
+
 @contextlib.contextmanager
 def staged_folder(target: Path) -> Iterator[Path]:
     """Yield a hidden, empty folder beside `target`; rename it to `target` when the block
     succeeds, delete it when the block fails. `target` must not exist or be empty."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in target.parent.glob(f".{target.name}.*.partial"):
+        shutil.rmtree(leftover, ignore_errors=True)  # from a writer killed with SIGKILL
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    _filling.add(staging)
     try:
         yield staging
         if target.is_dir() and not any(target.iterdir()):
@@ -97,3 +108,5 @@ def staged_folder(target: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        _filling.discard(staging)
