@@ -50,13 +50,13 @@ def describe(exc: OSError, action: str = "write") -> str:
     return f"cannot {action} {target}: {reason(exc)}"
 
 
-def inject_fault(place: str) -> None:
-    """Raise the OSError named by QLORA_TUTOR_FAULT if it targets `place` (tests only)."""
-    spec = os.environ.get(ENV_FAULT, "")
-    name, _, where = spec.partition("@")
+def inject_fault(place: str, path: Path) -> None:
+    """Raise the OSError named by QLORA_TUTOR_FAULT, as if writing `path` failed, if it
+    targets `place` (fault-injection tests only)."""
+    name, _, where = os.environ.get(ENV_FAULT, "").partition("@")
     if where == place and hasattr(errno, name):
         code = getattr(errno, name)
-        raise OSError(code, os.strerror(code), place)
+        raise OSError(code, os.strerror(code), str(path))
 
 
 def write_atomic(path: Path, text: str) -> None:

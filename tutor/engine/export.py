@@ -125,7 +125,7 @@ def export_merged(plan: ExportPlan) -> Path:
     try:
         with staged_folder(plan.output_dir) as staging:  # the folder appears complete or not at all
             merged.save_pretrained(staging)
-            inject_fault("export")
+            inject_fault("export", plan.output_dir)
             if tokenizer is not None:
                 tokenizer.save_pretrained(staging)
     except OSError as exc:

@@ -86,7 +86,7 @@ def train_adapter(
     with staged_folder(adapter_dir) as staging:  # adapter/ appears complete or not at all
         trainer.model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
-        inject_fault("adapter")
+        inject_fault("adapter", adapter_dir)
     metrics = output.metrics
     memory = gpu_memory()
     summary = dict(
