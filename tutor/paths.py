@@ -14,6 +14,7 @@ from tutor.storage import StorageError, reason
 
 ENV_HOME = "QLORA_TUTOR_HOME"
 ENV_MODELS = "QLORA_TUTOR_MODELS"
+ENV_CLASS = "QLORA_TUTOR_CLASS"
 
 
 def home_path() -> Path:
@@ -54,3 +55,20 @@ def _folder(path: Path) -> Path:
         raise StorageError(f"cannot create the tutor's folder {path}: {reason(exc)}; "
                            f"set {ENV_HOME} to a writable folder") from None
     return path
+
+
+def exercises_dir() -> Path:
+    """The learner's copies of the write-it-yourself exercises (unless they chose a folder)."""
+    return data_home() / "exercises"
+
+
+def exercise_records_file() -> Path:
+    return data_home() / "exercises.json"
+
+
+def class_root() -> Path:
+    """Where `serve` keeps one progress home per browser learner, and `class` looks.
+
+    `QLORA_TUTOR_CLASS` moves it (for example to a folder the whole room can read)."""
+    override = os.environ.get(ENV_CLASS)
+    return Path(override).expanduser() if override else data_home() / "class"

@@ -94,6 +94,60 @@ PRESETS: dict[str, Preset] = {
             "a small modern model, workable on CPU",
             cpu_ok=True,
         ),
+        # Models learners pick today. Sizes from each hub repo's config.json; Gemma-3-4B is
+        # multimodal on the hub, so its preset is the language model of its `text_config`.
+        *(
+            Preset(
+                f"qwen3-{size.lower()}",
+                f"Qwen/Qwen3-{size}",
+                dict(model_type="qwen3", vocab_size=151936, hidden_size=hidden, intermediate_size=inter,
+                     num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=8, head_dim=128,
+                     max_position_embeddings=40960, tie_word_embeddings=tied, rope_theta=1000000.0),
+                f"Qwen3 {size} (2025), base and instruct share this shape",
+                cpu_ok=size == "0.6B",
+            )
+            for size, hidden, inter, layers, heads, tied in (
+                ("0.6B", 1024, 3072, 28, 16, True),
+                ("1.7B", 2048, 6144, 28, 16, True),
+                ("4B", 2560, 9728, 36, 32, True),
+                ("8B", 4096, 12288, 36, 32, False),
+            )
+        ),
+        *(
+            Preset(
+                f"llama-3.2-{size.lower()}",
+                f"meta-llama/Llama-3.2-{size}",
+                dict(model_type="llama", vocab_size=128256, hidden_size=hidden, intermediate_size=8192,
+                     num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=8,
+                     head_dim=head_dim, max_position_embeddings=131072, rms_norm_eps=1e-5,
+                     rope_theta=500000.0, tie_word_embeddings=True),
+                f"Llama-3.2 {size} (2024), tied input and output embeddings",
+            )
+            for size, hidden, layers, heads, head_dim in (("1B", 2048, 16, 32, 64), ("3B", 3072, 28, 24, 128))
+        ),
+        *(
+            Preset(
+                f"gemma-3-{size.lower()}",
+                f"google/gemma-3-{size.lower()}-pt",
+                dict(model_type="gemma3_text", vocab_size=vocab, hidden_size=hidden, intermediate_size=inter,
+                     num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv, head_dim=256,
+                     max_position_embeddings=context, sliding_window=1024, tie_word_embeddings=True),
+                description,
+            )
+            for size, vocab, hidden, inter, layers, heads, kv, context, description in (
+                ("1B", 262144, 1152, 6912, 26, 4, 1, 32768, "Gemma-3 1B (2025), text only, 262k vocabulary"),
+                ("4B", 262208, 2560, 10240, 34, 8, 4, 131072,
+                 "Gemma-3 4B (2025): its language model; the hub model adds a vision tower"),
+            )
+        ),
+        Preset(
+            "smollm3-3b",
+            "HuggingFaceTB/SmolLM3-3B",
+            dict(model_type="smollm3", vocab_size=128256, hidden_size=2048, intermediate_size=11008,
+                 num_hidden_layers=36, num_attention_heads=16, num_key_value_heads=4,
+                 max_position_embeddings=65536, rope_theta=5000000.0, tie_word_embeddings=True),
+            "SmolLM3 3B (2025), fully open data and recipe",
+        ),
     )
 }
 
