@@ -177,3 +177,13 @@ def test_output_on_a_read_only_place_is_one_line(tmp_path, capsys):
     assert main(["train", "--output", str(blocker / "run")]) == 1
     err = capsys.readouterr().err
     assert err == f"qlora-tutor: cannot write {blocker / 'run'}: a file is in the way where a folder should be\n"
+
+
+def test_a_run_lost_on_a_full_disk_says_the_disk_is_full(monkeypatch):
+    from collections import namedtuple
+
+    run_dir = good_run("cut-short", events=(("phase", {"phase": "training"}),))
+    assert jobs.lost_reason(run_dir) == "killed, or the machine stopped"
+    Usage = namedtuple("Usage", "total used free")
+    monkeypatch.setattr(jobs.shutil, "disk_usage", lambda path: Usage(10**9, 10**9, 0))
+    assert jobs.lost_reason(run_dir) == f"the disk holding {run_dir} is full"
