@@ -51,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             return run_tui(args)
         module = importlib.import_module(f"tutor.commands.{args.command}")
-        return int(module.run(args) or 0)
+        code = int(module.run(args) or 0)
+        sys.stdout.flush()  # here, so a reader that left (`| head -1`) is noticed inside the try
+        return code
     except CommandError as exc:
         print(f"qlora-tutor: {exc}", file=sys.stderr)
         return exc.code

@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 from tutor import paths
-from tutor.engine.progress import write_atomic
+from tutor.storage import locked, write_atomic
 
 EXERCISES_DIR = Path(__file__).resolve().parents[1] / "exercises"
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -130,12 +130,15 @@ def load_records() -> dict[str, Record]:
 
 
 def update_record(slug: str, **changes) -> Record:
-    records = load_records()
-    record = records.setdefault(slug, Record())
-    for name, value in changes.items():
-        setattr(record, name, value)
-    write_atomic(paths.exercise_records_file(),
-                 json.dumps({s: asdict(r) for s, r in records.items()}, indent=2) + "\n")
+    """Change one exercise's record as it is on disk now, under a lock: two processes never
+    erase each other's records."""
+    path = paths.exercise_records_file()
+    with locked(path.with_name(path.name + ".lock")):
+        records = load_records()
+        record = records.setdefault(slug, Record())
+        for name, value in changes.items():
+            setattr(record, name, value)
+        write_atomic(path, json.dumps({s: asdict(r) for s, r in records.items()}, indent=2) + "\n")
     return record
 
 
