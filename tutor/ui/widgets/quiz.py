@@ -89,7 +89,8 @@ class Quiz(Vertical):
         retry = self.query_one("#retry", Button)
         retry.disabled = False
         retry.focus(scroll_visible=False)
-        self.query_one("#quiz-score").scroll_visible(animate=False)
+        # after the verdicts take their lines, so the score lands inside the view
+        self.call_after_refresh(self.query_one("#quiz-score").scroll_visible, animate=False)
         self.post_message(self.Checked(score, len(self.questions)))
 
     async def retry(self) -> None:
