@@ -140,6 +140,8 @@ class LabPanel(Vertical):
             self.say(f"[b red]{escape(str(exc))}[/b red]\n[b]hint:[/b] {escape(exc.hint)}")
             return
         self.follow(run)
+        # ctrl+r may come from far up the lesson: show the run's status and panes
+        self.query_one(".lab-status").scroll_visible(top=True, animate=False)
 
     def on_config_error(self, exc: ConfigError) -> None:
         self.say(f"[b red]{escape(str(exc))}[/b red]")
