@@ -34,14 +34,22 @@ def adapter_files(run_dir: Path) -> list[tuple[str, int]]:
 
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
-LIVE_EVENTS = ("progress", "token")  # once these flow, the panes show the run moving
+LIVE_EVENTS = ("progress", "token")  # when these flow, the panes show the run moving
 
 
 def waiting_note(run: TrackedRun, since: float, now: float) -> str:
-    """While a run loads (seconds before its first step or token): a spinner and the time so far."""
-    if not run.is_active or any(e.get("type") in LIVE_EVENTS for e in run.events):
+    """While a run is quiet (starting, loading, quantizing, saving: seconds with no step or
+    token since its phase began): a spinner and the seconds the phase has taken so far."""
+    if not run.is_active:
         return ""
-    elapsed = now - (run.events[0]["t"] if run.events else since)
+    phase_start = since
+    for event in reversed(run.events):
+        if event.get("type") in LIVE_EVENTS:
+            return ""
+        if event.get("type") == "phase":
+            phase_start = event["t"]
+            break
+    elapsed = max(now - phase_start, 0.0)
     return f"  {SPINNER[int(elapsed * 2) % len(SPINNER)]} {elapsed:.0f} s"
 
 
@@ -142,6 +150,8 @@ class LabPanel(Vertical):
             self.say(f"[b red]{escape(describe(exc))}[/b red]")
             return
         self.follow(run)
+        # ctrl+r may come from far up the lesson: show the run's status and panes
+        self.query_one(".lab-status").scroll_visible(top=True, animate=False)
 
     def on_config_error(self, exc: ConfigError) -> None:
         self.say(f"[b red]{escape(str(exc))}[/b red]")
