@@ -14,7 +14,7 @@ import sys
 from tutor import __version__
 from tutor.commands.errors import CommandError
 
-COMMANDS = ("show", "progress", "doctor", "train", "generate", "runs", "inspect", "export")
+COMMANDS = ("show", "progress", "doctor", "train", "generate", "runs", "inspect", "export", "exercise")
 
 
 def build_parser() -> argparse.ArgumentParser:

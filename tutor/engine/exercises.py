@@ -26,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from tutor import paths
+from tutor.engine.errors import LabError
 from tutor.engine.progress import write_atomic
 
 EXERCISES_DIR = Path(__file__).resolve().parents[1] / "exercises"
@@ -34,8 +35,8 @@ NOT_STARTED, STARTED, FAILING, PASSING = "not started", "started", "failing", "p
 STARTUP_SECONDS = 60  # the checker process imports torch and the libraries before any check
 
 
-class ExerciseError(ValueError):
-    """A request that cannot be met; the message says what to do instead."""
+class ExerciseError(LabError):
+    """A request about an exercise that cannot be met (unknown name, solution not open yet)."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def find_exercise(slug: str) -> Exercise:
         if exercise.slug == slug:
             return exercise
     valid = ", ".join(e.slug for e in load_exercises())
-    raise ExerciseError(f"unknown exercise '{slug}'. Exercises: {valid}")
+    raise ExerciseError(f"unknown exercise '{slug}'", f"exercises: {valid}")
 
 
 # --- the learner's records ------------------------------------------------------------
@@ -180,7 +181,7 @@ def next_hint(exercise: Exercise) -> tuple[int, str]:
 def solution_text(exercise: Exercise) -> str:
     """The reference solution, once the learner has had one failed check (as rustlings does)."""
     if not load_records().get(exercise.slug, Record()).failed_once:
-        raise ExerciseError(f"the solution of '{exercise.slug}' opens after one failed check: "
+        raise ExerciseError(f"the solution of '{exercise.slug}' opens after one failed check",
                             f"write your attempt, then run qlora-tutor exercise check {exercise.slug}")
     return exercise.solution.read_text(encoding="utf-8")
 
@@ -266,8 +267,10 @@ def check_and_record(exercise: Exercise, directory: Path | None = None) -> Repor
     return report
 
 
-def passed_count() -> tuple[int, int]:
-    """(exercises passing, exercises in the course)."""
-    records = load_records()
-    exercises = load_exercises()
-    return sum(records.get(e.slug, Record()).status == PASSING for e in exercises), len(exercises)
+def file_stamp(file: Path) -> tuple[int, int] | None:
+    """What changes when an editor saves the file (None while it is briefly missing)."""
+    try:
+        stat = os.stat(file)
+    except FileNotFoundError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
