@@ -73,3 +73,8 @@ def test_progress_counts_passed_exercises(capsys):
 def test_lessons_link_every_exercise_and_only_real_ones():
     linked = [slug for lesson in load_catalog() for slug in lesson.exercises]
     assert sorted(linked) == sorted(exercise.slug for exercise in load_exercises())
+
+
+def test_watch_without_a_started_file_says_how_to_start(capsys):
+    assert main(["exercise", "watch", "double-quant"]) == 2
+    assert "qlora-tutor exercise start double-quant" in capsys.readouterr().err
