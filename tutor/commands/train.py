@@ -56,7 +56,7 @@ def add_config_options(parser: argparse.ArgumentParser, only=None, exclude=()) -
         if f.type == "bool":
             group.add_argument(*flags, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_)
         else:
-            converter = {"int": int, "float": float, "int | str": _int_or_auto}.get(f.type, str)
+            converter = {"int": whole_number, "float": number, "int | str": whole_number_or_auto}.get(f.type, str)
             group.add_argument(*flags, dest=f.name, type=converter, default=None, metavar=f.name.upper(), help=help_)
 
 
@@ -191,5 +191,24 @@ class RichPrinter(JsonPrinter):
             self.console.print(line, markup=False, highlight=False)
 
 
-def _int_or_auto(text: str):
-    return text if text == "auto" else int(text)
+def whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def whole_number_or_auto(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto or a whole number, got {text!r}") from None

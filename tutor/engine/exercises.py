@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ import yaml
 
 from tutor import paths
 from tutor.engine.errors import LabError
-from tutor.engine.progress import write_atomic
+from tutor.storage import describe, locked, write_atomic
 
 EXERCISES_DIR = Path(__file__).resolve().parents[1] / "exercises"
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -131,12 +130,18 @@ def load_records() -> dict[str, Record]:
 
 
 def update_record(slug: str, **changes) -> Record:
-    records = load_records()
-    record = records.setdefault(slug, Record())
-    for name, value in changes.items():
-        setattr(record, name, value)
-    write_atomic(paths.exercise_records_file(),
-                 json.dumps({s: asdict(r) for s, r in records.items()}, indent=2) + "\n")
+    """Change one exercise's record on disk, under a lock (the CLI and the app may both write)."""
+    path = paths.exercise_records_file()
+    try:
+        with locked(path.with_name(path.name + ".lock")):
+            records = load_records()
+            record = records.setdefault(slug, Record())
+            for name, value in changes.items():
+                setattr(record, name, value)
+            write_atomic(path, json.dumps({s: asdict(r) for s, r in records.items()}, indent=2) + "\n")
+    except OSError as exc:
+        raise ExerciseError(f"your exercise record is not saved ({describe(exc)})",
+                            "free some space or set QLORA_TUTOR_HOME to a writable folder") from None
     return record
 
 
@@ -162,8 +167,11 @@ def start(exercise: Exercise, directory: Path | None = None) -> tuple[Path, bool
     target = learner_file(exercise, directory)
     created = not target.exists()
     if created:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(exercise.template, target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(target, exercise.template.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ExerciseError(describe(exc), "choose a folder you can write to with --dir") from None
     record = load_records().get(exercise.slug, Record())
     update_record(exercise.slug, file=str(target),
                   status=STARTED if record.status == NOT_STARTED else record.status)

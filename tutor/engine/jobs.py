@@ -256,7 +256,7 @@ def run_dirs(root: Path | None = None) -> list[Path]:
 
 
 def _jobs_newest_first(root: Path | None) -> list[tuple[Path, dict]]:
-    root = Path(root) if root else paths.runs_dir()
+    root = Path(root) if root else paths.home_path() / "runs"  # reading creates nothing
     jobs = []
     for run_dir in root.iterdir() if root.is_dir() else ():
         try:

@@ -19,6 +19,7 @@ import threading
 import traceback
 from pathlib import Path
 
+from tutor.engine.admission import wait_for_turn
 from tutor.engine.config import RunConfig
 from tutor.engine.errors import LabError
 from tutor.engine.events import EventWriter, RunStatus, exit_code
@@ -64,6 +65,9 @@ def run_job(run_dir: Path, events: EventWriter, cancel: CancelFlag) -> RunStatus
     try:
         kind = read_job(run_dir)["kind"]
         config = RunConfig.load(run_dir / CONFIG_FILE).check()
+        if wait_for_turn(config, kind, str(run_dir), events.emit, cancel.is_set) is None:
+            events.emit("warning", message="cancelled while waiting for its turn: nothing ran")
+            return RunStatus.CANCELLED
         JOBS[kind](config, run_dir, events, cancel)
         events.emit("phase", phase="done", message=None)
         return RunStatus.CANCELLED if cancel.is_set() else RunStatus.FINISHED

@@ -110,7 +110,11 @@ class ExercisesScreen(Screen):
     def action_edit(self) -> None:
         """Start the exercise if needed, then open it in $VISUAL / $EDITOR when one is set."""
         exercise = self.exercise
-        file, created = start(exercise)
+        try:
+            file, created = start(exercise)
+        except LabError as exc:
+            self.refuse(exc)
+            return
         if created:
             self.watched_stamp = file_stamp(file)  # a fresh copy needs no check; its first save does
             self.query_one("#exercise-results", Static).update("Not checked yet: save the file, or press c.")
@@ -143,8 +147,15 @@ class ExercisesScreen(Screen):
     @work(thread=True, exclusive=True, group="exercise-check")
     def run_check(self, exercise: Exercise) -> None:
         """In a thread: the checker is a child process that imports torch (seconds)."""
-        report = check_and_record(exercise)
-        self.app.call_from_thread(self.show_report, exercise, report)
+        try:
+            report = check_and_record(exercise)
+        except LabError as exc:
+            self.app.call_from_thread(self.refuse, exc)
+        else:
+            self.app.call_from_thread(self.show_report, exercise, report)
+
+    def refuse(self, exc: LabError) -> None:
+        self.notify(f"{exc}: {exc.hint}" if exc.hint else str(exc), severity="warning")
 
     def show_report(self, exercise: Exercise, report: Report) -> None:
         self.refresh_list()
@@ -161,7 +172,11 @@ class ExercisesScreen(Screen):
 
     def action_hint(self) -> None:
         exercise = self.exercise
-        number, text = next_hint(exercise)
+        try:
+            number, text = next_hint(exercise)
+        except LabError as exc:
+            self.refuse(exc)
+            return
         self.query_one("#exercise-hint", Static).update(
             Content(f"Hint {number}/{len(exercise.hints)}: {text}"))
 
@@ -169,6 +184,6 @@ class ExercisesScreen(Screen):
         try:
             text = solution_text(self.exercise)
         except LabError as exc:
-            self.notify(f"{exc}: {exc.hint}", severity="warning")
+            self.refuse(exc)
             return
         self.query_one("#exercise-hint", Static).update(Content(text))

@@ -27,7 +27,8 @@ class RunLog(RichLog):
     DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text(encoding="utf-8")
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(id=id, classes=classes, wrap=True, markup=False, max_lines=2000)
+        # RichLog renders at least 78 columns wide by default, which cut lines at 80 columns
+        super().__init__(id=id, classes=classes, wrap=True, markup=False, max_lines=2000, min_width=20)
 
     def apply(self, events: list[dict]) -> None:
         for event in events:
