@@ -16,7 +16,8 @@ from tutor import __version__
 from tutor.commands.errors import CommandError
 from tutor.storage import StorageError, describe
 
-COMMANDS = ("show", "progress", "doctor", "train", "generate", "runs", "inspect", "export", "data", "plan", "serve")
+COMMANDS = ("show", "progress", "doctor", "train", "generate", "runs", "inspect", "export", "data", "plan", "serve",
+            "exercise")
 
 
 class OneLineParser(argparse.ArgumentParser):
