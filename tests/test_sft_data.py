@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tutor.engine.sft_data import (
-    SHAPE_EXAMPLES, DataError, data_report, load_rows, tokenize_row, training_tokenizer, validate,
+    SHAPE_EXAMPLES, DataError, data_report, eos_kept_by_collators, load_rows, tokenize_row, training_tokenizer, validate,
 )
 
 
@@ -137,18 +137,10 @@ def test_masks_equal_trls_prepared_labels_and_collator_output(tmp_path, tok, sha
     assert 0 < sum(tokenize_row(tok, r, shape).counted_tokens for r in rows)
 
 
-def test_pad_equal_to_eos_masks_every_eos_in_the_seeds_collator_but_not_in_trls():
+def test_pad_equal_to_eos_masks_every_eos_in_the_seeds_collator_but_not_in_trls(tok):
     """The seed's transformers collator sets labels equal to pad_token_id to -100; with pad =
     eos that includes the real end of every text, so the model is never taught to stop."""
-    from transformers import DataCollatorForLanguageModeling
-    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling as TrlCollator
-
-    tok = training_tokenizer("tiny")  # its own copy: the pad token changes below
-    tokenizer = tok.tokenizer
-    tokenizer.pad_token = tokenizer.eos_token
-    ids = list(tokenize_row(tok, {"text": "The end."}, "text").ids)
-    assert ids[-1] == tokenizer.eos_token_id
-    seed = DataCollatorForLanguageModeling(tokenizer, mlm=False)([{"input_ids": ids}])
-    trl = TrlCollator(pad_token_id=tokenizer.eos_token_id)([{"input_ids": ids}])
-    assert seed["labels"][0, -1] == -100
-    assert trl["labels"][0, -1] == tokenizer.eos_token_id
+    kept = eos_kept_by_collators(tok)
+    assert kept == {"transformers DataCollatorForLanguageModeling (the seed's)": False,
+                    "trl 1.16 SFTTrainer's collator": True}
+    assert tok.tokenizer.pad_token == "<pad>"  # the caller's tokenizer is left as it was

@@ -299,3 +299,27 @@ def data_report(source: str, model: str = "tiny", max_length: int = 512, example
         example=token_pieces(tok, shown),
         counted_share=sum(t.counted_tokens for _, t in sample) / sum(len(t.ids) for _, t in sample),
     )
+
+
+def eos_kept_by_collators(tok: TrainingTokenizer, text: str = "The end.") -> dict[str, bool]:
+    """Does the EOS that ends a text row keep its label, with pad = eos as the seed sets it?
+
+    transformers' DataCollatorForLanguageModeling (the seed's) sets every label equal to
+    pad_token_id to -100, the real EOS included; trl's own collator pads labels with -100 and
+    leaves the tokens alone.
+    """
+    import copy
+
+    from transformers import DataCollatorForLanguageModeling
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling as TrlCollator
+
+    tokenizer = copy.deepcopy(tok.tokenizer)
+    tokenizer.pad_token = tokenizer.eos_token
+    ids = list(tokenize_row(TrainingTokenizer(tokenizer, tok.chat_template, tok.label, tok.note),
+                            {"text": text}, "text").ids)
+    seed = DataCollatorForLanguageModeling(tokenizer, mlm=False)([{"input_ids": ids}])
+    trl = TrlCollator(pad_token_id=tokenizer.pad_token_id)([{"input_ids": ids}])
+    return {
+        "transformers DataCollatorForLanguageModeling (the seed's)": bool(seed["labels"][0, -1] != -100),
+        "trl 1.16 SFTTrainer's collator": bool(trl["labels"][0, -1] != -100),
+    }
