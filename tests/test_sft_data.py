@@ -102,13 +102,11 @@ def test_chat_template_renders_chatml_with_the_assistant_turn_counted(tok):
     assert text == (
         "<|im_start|>system\nYou are a concise tutor for QLoRA fine-tuning.<|im_end|>\n"
         "<|im_start|>user\nWhat does the r in LoRA stand for?<|im_end|>\n"
-        "<|im_start|>assistant\nThe rank of the update: LoRA trains two thin matrices, B (d x r) and A (r x d), "
-        "instead of the whole d x d weight.<|im_end|>\n"
+        "<|im_start|>assistant\nThe rank of the update B·A: B is d x r and A is r x d.<|im_end|>\n"
     )
     tokenized = tokenize_row(tok, row, "messages")
     counted = tok.tokenizer.decode([i for i, c in zip(tokenized.ids, tokenized.counted) if c])
-    assert counted == "\nThe rank of the update: LoRA trains two thin matrices, B (d x r) and A (r x d), " \
-                      "instead of the whole d x d weight.<|im_end|>\n"
+    assert counted == "\nThe rank of the update B·A: B is d x r and A is r x d.<|im_end|>\n"
 
 
 @pytest.mark.parametrize("shape", list(SHAPE_EXAMPLES))

@@ -24,7 +24,7 @@ from tutor.render.plan_report import checks_table, plan_renderable
 CSS = Path(__file__).with_suffix(".tcss").read_text(encoding="utf-8")
 DEFAULTS = PlanSettings(model="qwen3-1.7b", gpu="t4")
 NUMBERS = (("rank", "r", 1, 1024), ("alpha", "alpha", 1, 4096), ("batch_size", "batch", 1, 1024),
-           ("max_length", "max length", 1, 131072))
+           ("max_length", "length", 1, 131072))
 MEASURE_TIMEOUT_S = 1800
 
 

@@ -246,8 +246,17 @@ def tokenize_row(tok: TrainingTokenizer, row: dict, shape: str) -> TokenizedRow:
 
 
 def token_pieces(tok: TrainingTokenizer, row: TokenizedRow) -> list[tuple[str, bool]]:
-    """(text of each token, counted?) for colouring."""
-    return [(tok.tokenizer.decode([i]), c) for i, c in zip(row.ids, row.counted)]
+    """(text of each token, counted?) for colouring. A character split over several byte-level
+    tokens is shown once, on its last token, instead of as replacement characters."""
+    pieces, pending = [], []
+    for token_id, counted in zip(row.ids, row.counted):
+        pending.append(token_id)
+        text = tok.tokenizer.decode(pending)
+        if text.endswith("\ufffd") and len(pending) < 4:  # UTF-8 needs at most 4 bytes
+            continue
+        pieces.append((text, counted))
+        pending = []
+    return pieces
 
 
 @dataclass(frozen=True)
