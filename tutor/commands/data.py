@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from tutor.cli import CommandError
+from tutor.commands.errors import CommandError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from tutor.engine.config import LabError
+    from tutor.engine.errors import LabError
     from tutor.engine.sft_data import data_report
     from tutor.render.data_report import data_report_renderable
 

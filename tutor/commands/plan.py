@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from tutor.cli import CommandError
+from tutor.commands.errors import CommandError
 from tutor.commands.inspect import parse_targets
 
 
@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from tutor.engine.config import LabError
+    from tutor.engine.errors import LabError
     from tutor.engine.planner import PlanSettings, plan
     from tutor.render.plan_report import plan_renderable
 

@@ -20,7 +20,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from tutor.engine.config import LabError
+from tutor.engine.errors import LabError
 from tutor.engine.memory import FP32_BYTES, ModelShape, activation_bytes
 from tutor.engine.throughput import ModelShape as FlopShape
 from tutor.engine.throughput import training_flops_per_token

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tutor.engine.config import LabError
+from tutor.engine.errors import LabError
 
 
 @dataclass(frozen=True)
@@ -183,8 +183,17 @@ def preset_config(name: str):
     return AutoConfig.for_model(**preset.config)
 
 
+class RankError(LabError):
+    hint = "The seed trains with r = 16; ranks from 8 to 64 are common."
+
+
 def linear_module_names(model) -> list[str]:
     """Distinct leaf names of the linear layers LoRA can wrap (lm_head excluded), in order."""
+    return list(dict.fromkeys(leaf for leaf, _ in _linear_modules(model)))
+
+
+def _linear_modules(model):
+    """(leaf name, module) of every linear layer LoRA can wrap (lm_head excluded)."""
     import torch
 
     linear_types: tuple[type, ...] = (torch.nn.Linear,)
@@ -194,12 +203,30 @@ def linear_module_names(model) -> list[str]:
         linear_types += (Conv1D,)
     except ImportError:  # pragma: no cover
         pass
-    names: dict[str, None] = {}
     for full_name, module in model.named_modules():
         leaf = full_name.rsplit(".", 1)[-1]
         if isinstance(module, linear_types) and leaf != "lm_head" and "lora_" not in full_name:
-            names[leaf] = None
-    return list(names)
+            yield leaf, module
+
+
+def check_rank(rank: int, model, targets: list[str]) -> None:
+    """Refuse a LoRA rank no targeted weight can use, before peft allocates it.
+
+    B·A has rank at most min(in, out) of the weight it updates, so a rank above the largest
+    such side among the targets adds nothing but memory (and r = 100000 on an 8B model would
+    ask for terabytes).
+    """
+    sides = [min(_in_out(module)) for leaf, module in _linear_modules(model) if leaf in targets]
+    limit = max(sides, default=rank)
+    if rank > limit:
+        raise RankError(f"LoRA rank {rank} is larger than this model's targeted weights allow "
+                        f"(at most {limit}: the smaller side of its largest targeted weight)")
+
+
+def _in_out(module) -> tuple[int, int]:
+    if hasattr(module, "in_features"):
+        return module.in_features, module.out_features
+    return tuple(module.weight.shape)  # transformers' Conv1D stores (in, out)
 
 
 def meta_model(config):

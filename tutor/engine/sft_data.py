@@ -19,7 +19,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tutor.engine.config import BUNDLED_DATASET, LabError
+from tutor.engine.config import BUNDLED_DATASET
+from tutor.engine.errors import LabError
 from tutor.engine.data import BUNDLED_FILE
 from tutor.engine.tiny import DATA_DIR
 
