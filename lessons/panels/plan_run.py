@@ -15,7 +15,7 @@ from textual.containers import Horizontal
 from textual.validation import Integer
 from textual.widgets import Button, Checkbox, Input, Select, Static
 
-from lessons.panels.common import COMPUTING, HEAVY_WORK, WorkerPanel, input_problems
+from lessons.panels.common import COMPUTING, HEAVY_WORK, ResultPanel, input_problems
 from tutor.engine.config import LabError
 from tutor.engine.planner import GPUS, PlanSettings, committed_checks, plan
 from tutor.engine.presets import PRESETS
@@ -63,7 +63,7 @@ def measured(settings: PlanSettings) -> RenderableType:
     return Text(done.stdout[done.stdout.find("predicted vs measured"):] or done.stdout)
 
 
-class PlanPanel(WorkerPanel):
+class PlanPanel(ResultPanel):
     """Choose the run (Enter in a field recomputes); the button measures it on this machine."""
 
     DEFAULT_CSS = CSS
@@ -144,9 +144,6 @@ class PlanPanel(WorkerPanel):
     @staticmethod
     def compute(settings: PlanSettings) -> RenderableType:
         return predicted(settings)
-
-    def show(self, result: RenderableType) -> None:
-        self.query_one("#result", Static).update(result)
 
     @classmethod
     def report(cls) -> RenderableType:

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Input, Select, Static
 
-from lessons.panels.common import COMPUTING, WorkerPanel
+from lessons.panels.common import COMPUTING, ResultPanel
 from tutor.engine.config import BUNDLED_DATASET, LabError
 from tutor.engine.sft_data import SHAPE_EXAMPLES, data_report, eos_kept_by_collators, training_tokenizer
 from tutor.render.data_report import data_report_renderable
@@ -30,7 +30,7 @@ def report_or_error(source: str) -> RenderableType:
         return Text(f"{exc}" + (f"  {exc.hint}" if exc.hint else ""), style="bold red")
 
 
-class TokenMaskPanel(WorkerPanel):
+class TokenMaskPanel(ResultPanel):
     """Pick an example shape or type the path of your own file (Enter): one row, tokenized as
     SFTTrainer prepares it, counted tokens green and masked ones grey."""
 
@@ -62,9 +62,6 @@ class TokenMaskPanel(WorkerPanel):
     def compute(source: str) -> RenderableType:
         return report_or_error(source)
 
-    def show(self, result: RenderableType) -> None:
-        self.query_one("#result", Static).update(result)
-
     @classmethod
     def report(cls) -> RenderableType:
         return report_or_error(str(SHAPE_EXAMPLES["messages"]))
@@ -79,23 +76,14 @@ def eos_table(kept: dict[str, bool]) -> Table:
     return table
 
 
-class PadEosPanel(WorkerPanel):
+class PadEosPanel(ResultPanel):
     """The same text row through the seed's collator and trl's, with pad = eos."""
 
     DEFAULT_CSS = CSS
 
-    def compose(self) -> ComposeResult:
-        yield Static(COMPUTING, id="result")
-
-    def on_mount(self) -> None:
-        self.start_computing()
-
     @staticmethod
     def compute() -> Table:
         return eos_table(eos_kept_by_collators(training_tokenizer("tiny")))
-
-    def show(self, result: Table) -> None:
-        self.query_one("#result", Static).update(result)
 
     @classmethod
     def report(cls) -> Table:
