@@ -16,7 +16,7 @@ from textual.validation import Integer
 from textual.widgets import Button, Checkbox, Input, Select, Static
 
 from lessons.panels.common import COMPUTING, HEAVY_WORK, ResultPanel, input_problems
-from tutor.engine.config import LabError
+from tutor.engine.errors import LabError
 from tutor.engine.planner import GPUS, PlanSettings, committed_checks, plan
 from tutor.engine.presets import PRESETS
 from tutor.render.plan_report import checks_table, plan_renderable

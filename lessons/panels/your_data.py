@@ -13,7 +13,8 @@ from textual.containers import Horizontal
 from textual.widgets import Input, Select, Static
 
 from lessons.panels.common import COMPUTING, ResultPanel
-from tutor.engine.config import BUNDLED_DATASET, LabError
+from tutor.engine.config import BUNDLED_DATASET
+from tutor.engine.errors import LabError
 from tutor.engine.sft_data import SHAPE_EXAMPLES, data_report, eos_kept_by_collators, training_tokenizer
 from tutor.render.data_report import data_report_renderable
 

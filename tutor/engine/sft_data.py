@@ -284,7 +284,7 @@ def data_report(source: str, model: str = "tiny", max_length: int = 512, example
                 text_column: str | None = None) -> DataReport:
     """Validate `source`, tokenize it for `model` as SFTTrainer would, and colour one row."""
     if max_length < 1:
-        raise DataError(f"max length must be 1 or more, got {max_length}")
+        raise DataError(f"max length must be 1 or more, got {max_length}", "Give a number of tokens, e.g. 512.")
     rows = load_rows(source, text_column)
     validation = validate(rows)
     bad = {r for rs in validation.problems.values() for r in rs}
