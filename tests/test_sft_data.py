@@ -142,3 +142,12 @@ def test_pad_equal_to_eos_masks_every_eos_in_the_seeds_collator_but_not_in_trls(
     assert kept == {"transformers DataCollatorForLanguageModeling (the seed's)": False,
                     "trl 1.16 SFTTrainer's collator": True}
     assert tok.tokenizer.pad_token == "<pad>"  # the caller's tokenizer is left as it was
+
+
+def test_a_template_without_generation_markers_serves_text_but_not_conversations(tok):
+    from tutor.engine.sft_data import TrainingTokenizer
+
+    plain = TrainingTokenizer(tok.tokenizer, "{% for m in messages %}{{ m['content'] }}{% endfor %}", "mine", "")
+    assert tokenize_row(plain, {"text": "Hello"}, "text").counted_tokens > 0
+    with pytest.raises(DataError, match="no {% generation %} markers"):
+        tokenize_row(plain, {"messages": [{"role": "user", "content": "Hi"}]}, "messages")

@@ -196,9 +196,8 @@ def training_tokenizer(model: str = "tiny") -> TrainingTokenizer:
     try:
         return TrainingTokenizer(tokenizer, get_training_chat_template(tokenizer), label,
                                  "its chat template, in trl's training variant")
-    except ValueError as exc:
-        raise DataError(f"{model}'s chat template has no {{% generation %}} markers and trl cannot patch it",
-                        "Train it on text or prompt/completion rows, or edit the template.") from exc
+    except ValueError:  # fine for text rows; conversations need the markers (tokenize_row says so)
+        return TrainingTokenizer(tokenizer, template, label, "its chat template, without {% generation %} markers")
 
 
 @dataclass(frozen=True)
@@ -225,7 +224,12 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
 def tokenize_row(tok: TrainingTokenizer, row: dict, shape: str) -> TokenizedRow:
     """Token ids and loss mask of one row, as SFTTrainer prepares it (trl 1.16 defaults, plus
     assistant_only_loss=True for conversations)."""
+    from trl.chat_template_utils import has_generation_markers
+
     tokenizer, template = tok.tokenizer, tok.chat_template
+    if shape == "messages" and not has_generation_markers(template):
+        raise DataError(f"{tok.label}'s chat template has no {{% generation %}} markers and trl cannot patch it",
+                        "Add the markers around the assistant's turn, or train on prompt/completion rows.")
     if shape == "messages":
         out = tokenizer.apply_chat_template(row["messages"], chat_template=template, tokenize=True,
                                             return_dict=True, return_assistant_tokens_mask=True)
