@@ -16,7 +16,7 @@ from tutor import __version__
 from tutor.commands.errors import CommandError
 from tutor.storage import StorageError, describe
 
-COMMANDS = ("show", "progress", "doctor", "train", "generate", "runs", "inspect", "export", "data", "plan", "serve", "classroom")
+COMMANDS = ("show", "progress", "doctor", "train", "generate", "runs", "inspect", "export", "data", "plan", "serve", "classroom", "fetch")
 
 
 class OneLineParser(argparse.ArgumentParser):
