@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from tests.browser import Served, TerminalPage, launch, require_browser
+from bench.browser import Served, TerminalPage, launch, require_browser
 
 pytestmark = pytest.mark.slow
 

@@ -1,5 +1,7 @@
 """Drive `qlora-tutor serve` from a real browser: Debian's Chromium through Playwright.
 
+Used by tests/test_browser.py and bench/browser_sessions.py.
+
 The page draws the terminal on a canvas, so the text is read where it travels: the
 websocket frames the app sends are fed to a pyte screen of the size the page asked for.
 """
