@@ -55,6 +55,16 @@ class PhaseEvent(_Event):
     message: NotRequired[Union[str, None]]
 
 
+class QueueEvent(_Event):
+    """The job's place in the machine-wide GPU queue (tutor.engine.gpu_queue)."""
+
+    type: Literal["queue"]
+    position: int  # 1 = next in line; 0 once admitted
+    reason: str  # what it waits for
+    need_bytes: int
+    admitted: Union[list, None]  # GPU indices once admitted ([] = a CPU slot); None while waiting
+
+
 class ModelEvent(_Event):
     type: Literal["model"]
     name: str
@@ -136,7 +146,7 @@ class EndEvent(_Event):
     status: EndStatus
 
 
-Event = Union[PhaseEvent, ModelEvent, ProgressEvent, TokenEvent, GenerationEvent, LogEvent, WarningEvent,
+Event = Union[PhaseEvent, QueueEvent, ModelEvent, ProgressEvent, TokenEvent, GenerationEvent, LogEvent, WarningEvent,
               SummaryEvent, ErrorEvent, EndEvent]
 EVENT_TYPES: dict[str, type] = {get_args(get_type_hints(cls)["type"])[0]: cls for cls in get_args(Event)}
 PHASES = frozenset(get_args(Phase))
@@ -169,11 +179,21 @@ def exit_code(status: RunStatus) -> int:
 
 def status_of(events: list[dict], alive: bool) -> RunStatus:
     """The run's status: its `end` event's if it wrote one, else running while the process
-    lives, else lost."""
+    lives, else lost.
+
+    A job that got as far as its `done` phase but whose `end` line never made it to disk
+    (killed right then, or the disk filled up) still counts as finished: everything it had
+    to produce, the adapter included, was written before `done`.
+    """
     for event in reversed(events):
         if event["type"] == "end":
             return RunStatus(event["status"])
-    return RunStatus.RUNNING if alive else RunStatus.LOST
+    if alive:
+        return RunStatus.RUNNING
+    if any(event["type"] == "phase" and event["phase"] == "done" for event in events):
+        summary = next((event for event in events if event["type"] == "summary"), None)
+        return RunStatus.CANCELLED if summary and summary["cancelled"] else RunStatus.FINISHED
+    return RunStatus.LOST
 
 
 def invalid(event: Any) -> str | None:
@@ -216,6 +236,8 @@ def describe(event: dict) -> str | None:
     kind = event["type"]
     if kind == "phase":
         return f"▶ {event['phase']}" + (f"  {event['message']}" if event.get("message") else "")
+    if kind == "queue":
+        return _describe_queue(event)
     if kind == "model":
         return (f"model {event['name']}{' (teaching model)' if event['teaching'] else ''}: {event['params']:,} params, "
                 f"{human_bytes(event['footprint_bytes'])} on {event['device']}{', 4-bit' if event['quantized'] else ''}")
@@ -241,6 +263,15 @@ def describe(event: dict) -> str | None:
     if kind == "end":
         return f"■ run {event['status']}"
     return None
+
+
+def _describe_queue(event: dict) -> str:
+    if event["admitted"] is None:
+        return f"waiting for its turn: number {event['position']} in line, for {event['reason']}"
+    if not event["admitted"]:
+        return "its turn: a CPU job slot"
+    gpus = ", ".join(str(index) for index in event["admitted"])
+    return f"its turn: GPU {gpus}, {human_bytes(event['need_bytes'])} reserved"
 
 
 def _describe_summary(event: dict) -> str:
@@ -293,6 +324,9 @@ class EventTail:
                 handle.seek(self.offset)
                 chunk = handle.read()
         except FileNotFoundError:
+            return []
+        except OSError as exc:  # a folder in its place, no permission: this run shows no events
+            log.warning("%s: cannot read the events (%s)", self.path, exc.strerror)
             return []
         self.offset += len(chunk)
         lines = (self._pending + chunk).split(b"\n")

@@ -10,7 +10,7 @@ from textual.screen import ModalScreen, Screen
 
 from tutor.engine.lessons import Lesson, load_catalog
 from tutor.engine.progress import Progress, load_progress
-from tutor.ui.commands import LessonCommands
+from tutor.ui.palette import LessonCommands
 from tutor.ui.job_manager import JobManager
 from tutor.ui.screens.home import HomeScreen
 
@@ -28,6 +28,7 @@ class TutorApp(App[int]):
         Binding("t", "contents", "Contents"),
         Binding("d", "doctor", "Doctor"),
         Binding("l", "toggle_dark", "Light/dark", show=False),
+        Binding("x", "exercises", "Exercises", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
     ]
@@ -37,6 +38,7 @@ class TutorApp(App[int]):
         super().__init__()
         self.catalog: tuple[Lesson, ...] = catalog or load_catalog()
         self.progress = progress or load_progress()
+        self.progress.on_not_saved = self.warn_progress_not_saved
         self.start_lesson = start_lesson
         self.jobs = JobManager(self, runner)
         self.lesson_places: dict[str, float] = {}  # slug -> scroll offset, to come back to
@@ -49,8 +51,15 @@ class TutorApp(App[int]):
         self.jobs.on_app_mount()
         if self.progress.warning:
             self.notify(self.progress.warning, title="Progress reset", severity="warning", timeout=15)
+        if self.progress.not_saved:
+            self.warn_progress_not_saved(self.progress.not_saved)
         if self.start_lesson:
             self.open_lesson(self.start_lesson)
+
+    def warn_progress_not_saved(self, why: str) -> None:
+        """Lessons stay open to read; the learner is told once why nothing is remembered."""
+        self.notify(f"Lessons open read-only: {why}. Set QLORA_TUTOR_HOME to a writable folder to keep it.",
+                    title="Progress not saved", severity="warning", timeout=20)
 
     def open_lesson(self, slug: str, section: int | None = None) -> None:
         """Show a lesson (at its `section`-th heading, else where the learner left it): replace
@@ -90,6 +99,12 @@ class TutorApp(App[int]):
                 self.pop_screen()
             self.push_screen(DoctorScreen())  # over the lesson, so Esc comes back to it
 
+    def action_exercises(self, highlight: str | None = None) -> None:
+        from tutor.ui.screens.exercises import ExercisesScreen
+
+        if not isinstance(self.screen, ExercisesScreen):
+            self.push_screen(ExercisesScreen(highlight))
+
     async def action_quit(self) -> None:
         """Quit, unless the job manager keeps us (e.g. the learner cancels over a running job)."""
         if await self.jobs.before_quit():
@@ -107,6 +122,8 @@ class TutorApp(App[int]):
         yield SystemCommand("Home", "The syllabus and your progress", self.action_go_home)
         yield SystemCommand("Contents", "Jump to any lesson", self.action_contents)
         yield SystemCommand("Doctor", "Check GPU, CUDA and libraries for the labs", self.action_doctor)
+        yield SystemCommand("Exercises", "Write QLoRA's pieces yourself, checked as you save (x)",
+                            self.action_exercises)
         yield SystemCommand("Light/dark", "Toggle the light and dark theme", self.action_toggle_dark)
         yield from super().get_system_commands(screen)
 
