@@ -138,6 +138,18 @@ def load_progress(path: Path | None = None) -> Progress:
         return Progress(path, not_saved=f"progress is not saved ({describe(exc, 'read')})")
 
 
+def peek_progress(path: Path) -> Progress | None:
+    """Another learner's record as it is on disk, for the instructor's view: read only, never
+    repaired; None when it cannot be read."""
+    try:
+        lessons, last = _parse(json.loads(path.read_bytes().decode("utf-8")))
+    except FileNotFoundError:
+        return Progress(path)
+    except (OSError, ValueError, TypeError):
+        return None
+    return Progress(path, lessons, last)
+
+
 def _read(path: Path) -> Progress:
     """The record on disk now; a corrupt file is moved aside and replaced by an empty one."""
     try:
