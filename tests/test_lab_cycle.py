@@ -4,6 +4,7 @@ training with falling loss, saved adapter, reload, a different answer; cancel; e
 from __future__ import annotations
 
 import json
+import math
 import time
 
 import pytest
@@ -19,13 +20,15 @@ pytestmark = pytest.mark.slow
 # The contract with the UI (tutor/engine/events.py): fields each event type must carry.
 REQUIRED = {
     "phase": {"phase"},
-    "model": {"name", "params", "footprint_bytes", "footprint_16bit_bytes", "device", "quantized", "teaching"},
+    "model": {"name", "params", "footprint_bytes", "footprint_16bit_bytes", "device", "quantized", "teaching", "vocab_size"},
+    "eval": {"step", "total_steps", "epoch", "eval_loss", "perplexity", "best"},
     "progress": {"step", "total_steps", "epoch", "loss", "learning_rate", "grad_norm", "tokens_per_s", "eta_s", "gpu"},
     "token": {"stream", "text"},
     "generation": {"stream", "prompt", "text", "new_tokens", "seconds"},
     "log": {"message", "level"},
     "warning": {"message"},
-    "summary": {"global_step", "train_loss", "train_runtime", "epoch", "adapter_dir", "cancelled"},
+    "summary": {"global_step", "recipe", "train_loss", "last_step_loss", "eval_loss", "eval_perplexity",
+                "best_eval_loss", "best_eval_step", "best_eval_epoch", "train_runtime", "epoch", "adapter_dir", "cancelled"},
     "error": {"error_type", "message", "hint"},
     "end": {"status"},
 }
@@ -60,15 +63,30 @@ def test_train_run_is_the_full_cycle(trained):
     model = next(e for e in events if e["type"] == "model")
     assert model["quantized"] and model["teaching"] and model["footprint_bytes"] < model["footprint_16bit_bytes"]
     summary = next(e for e in events if e["type"] == "summary")
-    assert summary["global_step"] == 65 and not summary["cancelled"]  # 50 samples x 5 epochs at batch 4
+    # 50 samples, 8 held out: 42 to train on, 11 steps of batch 4 an epoch, 5 epochs
+    assert summary["global_step"] == 55 and not summary["cancelled"]
     print(f"train run: {seconds:.1f} s, summary {summary}")
 
 
 def test_loss_falls(trained):
     losses = [e["loss"] for e in trained[1] if e["type"] == "progress"]
-    assert len(losses) == 65
-    first, last = sum(losses[:13]) / 13, sum(losses[-13:]) / 13  # first and last epoch
+    assert len(losses) == 55
+    first, last = sum(losses[:11]) / 11, sum(losses[-11:]) / 11  # first and last epoch
     assert last < first - 0.3
+
+
+def test_held_out_loss_is_measured_at_each_epoch_end(trained):
+    events = trained[1]
+    evals = [e for e in events if e["type"] == "eval"]
+    assert [(e["step"], e["epoch"]) for e in evals] == [(11 * n, float(n)) for n in range(1, 6)]
+    assert all(e["perplexity"] == pytest.approx(math.exp(e["eval_loss"]), rel=1e-3) for e in evals)
+    best = min(evals, key=lambda e: e["eval_loss"])
+    summary = next(e for e in events if e["type"] == "summary")
+    assert (summary["eval_loss"], summary["best_eval_loss"], summary["best_eval_step"]) == (
+        evals[-1]["eval_loss"], best["eval_loss"], best["step"])
+    losses = [e["loss"] for e in events if e["type"] == "progress"]
+    assert summary["last_step_loss"] == pytest.approx(losses[-1], abs=1e-4)
+    assert summary["train_loss"] == pytest.approx(sum(losses) / len(losses), abs=1e-3)
 
 
 def test_adapter_is_saved_and_the_answer_changes(trained):
@@ -116,7 +134,7 @@ def test_cancel_mid_run_saves_a_loadable_adapter(tmp_path):
     events = read_all(handle.run_dir)
     assert_valid_events(events)
     summary = next(e for e in events if e["type"] == "summary")
-    assert summary["cancelled"] and 3 <= summary["global_step"] < 650
+    assert summary["cancelled"] and 3 <= summary["global_step"] < 550
     assert any("cancelled at step" in e["message"] for e in events if e["type"] == "warning")
     from peft import AutoPeftModelForCausalLM
 

@@ -63,11 +63,14 @@ def add_config_options(parser: argparse.ArgumentParser, only=None, exclude=()) -
 def config_from_args(args: argparse.Namespace):
     """The --config file (or the defaults) with every given option applied, validated."""
     from tutor.engine.config import ConfigError, LabError, RunConfig
+    from tutor.engine.recipes import SETTINGS, apply_recipe
 
     try:
         config = RunConfig.load(args.config) if getattr(args, "config", None) else RunConfig()
     except LabError as exc:
         raise CommandError(with_hint(exc)) from None
+    if getattr(args, "recipe", None) in SETTINGS:  # first, so the other options override it
+        config = apply_recipe(config, args.recipe)
     for f in fields(RunConfig):
         value = getattr(args, f.name, None)
         if value is not None:
@@ -171,7 +174,7 @@ class RichPrinter(JsonPrinter):
     def show(self, event: dict) -> None:
         kind = event["type"]
         if kind == "progress":
-            detail = f"loss {event['loss']:.3f}" + (f"  {event['tokens_per_s']:.0f} tok/s" if event.get("tokens_per_s") else "")
+            detail = f"step loss {event['loss']:.3f}" + (f"  {event['tokens_per_s']:.0f} tok/s" if event.get("tokens_per_s") else "")
             if self.task is None:
                 self.progress.start()
                 self.task = self.progress.add_task("train", total=event["total_steps"], detail=detail)
@@ -203,7 +206,7 @@ def describe(event: dict) -> str | None:
         label = " (teaching model)" if event.get("teaching") else ""
         return f"model {event['name']}{label}: {event['params']:,} parameters, {size} on {event['device']}" + (", 4-bit" if event.get("quantized") else "")
     if kind == "progress":
-        parts = [f"step {event['step']}/{event['total_steps']}", f"epoch {event['epoch']:.2f}", f"loss {event['loss']:.4f}"]
+        parts = [f"step {event['step']}/{event['total_steps']}", f"epoch {event['epoch']:.2f}", f"step loss {event['loss']:.4f}"]
         if event.get("learning_rate") is not None:
             parts.append(f"lr {event['learning_rate']:.2e}")
         if event.get("tokens_per_s"):
@@ -213,8 +216,12 @@ def describe(event: dict) -> str | None:
         return "  ".join(parts)
     if kind == "generation":
         return f"{event['stream']}: {event['text']!r}"
+    if kind == "eval":
+        best = "  (best so far)" if event.get("best") else ""
+        return (f"eval at step {event['step']} (epoch {event['epoch']:.2f}): held-out loss {event['eval_loss']:.4f}, "
+                f"perplexity {event['perplexity']:,.1f}{best}")
     if kind == "summary":
-        return (f"summary: {event['global_step']} steps, train_loss {event['train_loss']}, "
+        return (f"summary: {event['global_step']} steps, {loss_figures(event)}, "
                 f"{event.get('train_runtime') or 0:.1f} s" + (" (cancelled)" if event.get("cancelled") else "")
                 + f", adapter in {event['adapter_dir']}")
     if kind in ("warning", "log"):
@@ -222,6 +229,15 @@ def describe(event: dict) -> str | None:
     if kind == "end":
         return f"[end] {event['status']}"
     return None
+
+
+def loss_figures(summary: dict) -> str:
+    """The run's losses, each named: the mean over all training steps, and the held-out
+    loss and perplexity of the last evaluation (when the run evaluated)."""
+    text = f"mean train loss {summary['train_loss']:.4f}"
+    if summary.get("eval_loss") is not None:
+        text += f", eval loss {summary['eval_loss']:.4f}, eval perplexity {summary['eval_perplexity']:,.1f}"
+    return text
 
 
 def _int_or_auto(text: str):

@@ -6,15 +6,20 @@ both read this stream, so a run can be watched live, re-attached to, or replayed
 Event types and their fields (all optional fields may be null):
     phase       phase: loading | quantizing | tokenizing | baseline | training | saving |
                        reloading | generating | done;  message
-    model       name, params, footprint_bytes, footprint_16bit_bytes, device, quantized, teaching
+    model       name, params, footprint_bytes, footprint_16bit_bytes, device, quantized, teaching,
+                vocab_size  (ln(vocab_size) is the loss of a uniform guess)
     progress    step, total_steps, epoch, loss, learning_rate, grad_norm, tokens_per_s,
                 step_time_s, eta_s, gpu: {allocated, reserved, max_allocated, total} | null
+    eval        step, total_steps, epoch, eval_loss, perplexity (exp(eval_loss)), best
+                (the loss on the held-out samples; best: the lowest so far)
     token       stream: base | tuned, text            (a piece of generated text)
     generation  stream, prompt, text, new_tokens, seconds  (a finished answer)
     log         message, level
     warning     message
-    summary     global_step, train_loss, train_runtime, samples_per_s, steps_per_s,
-                tokens_per_s, epoch, adapter_dir, cancelled, peak_gpu_bytes
+    summary     global_step, recipe, train_loss (the mean over all steps), last_step_loss,
+                eval_loss, eval_perplexity (the last evaluation), best_eval_loss, best_eval_step,
+                best_eval_epoch, train_runtime, samples_per_s, steps_per_s, tokens_per_s,
+                epoch, adapter_dir, cancelled, peak_gpu_bytes
     error       error_type, message, hint
     end         status: finished | cancelled | failed
 """
@@ -30,7 +35,7 @@ from typing import Any
 
 EVENTS_FILE = "events.jsonl"
 EVENT_TYPES = frozenset(
-    {"phase", "model", "progress", "token", "generation", "log", "warning", "summary", "error", "end"}
+    {"phase", "model", "progress", "eval", "token", "generation", "log", "warning", "summary", "error", "end"}
 )
 END_STATUSES = frozenset({"finished", "cancelled", "failed"})
 

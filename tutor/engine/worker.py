@@ -87,15 +87,21 @@ def run_job(run_dir: Path, events: EventWriter, cancel: CancelFlag) -> str:
 
 def run_train(config: RunConfig, run_dir: Path, events: EventWriter, cancel: CancelFlag) -> None:
     """Load 4-bit -> baseline answer -> train -> save -> reload the adapter -> answer again."""
-    from tutor.engine.data import load_training_data
+    from tutor.engine.data import load_training_data, split_held_out
     from tutor.engine.generate import generate_answer
-    from tutor.engine.models import load_adapter_model
+    from tutor.engine.models import count_params, load_adapter_model
     from tutor.engine.presets import detect_targets
+    from tutor.engine.recipes import changed_from_recipe, fit_to_model_size
     from tutor.engine.train import train_adapter
 
     events.emit("phase", phase="loading", message=f"dataset {config.dataset}")
-    dataset = load_training_data(config)  # cheap and a common mistake: fail before the model loads
+    # cheap and a common mistake: fail before the model loads
+    dataset, held_out = split_held_out(load_training_data(config), config)
     model, tokenizer, device, dtype = _load_model(config, events, for_training=True)
+    changed = ", ".join(f"{name} {value}" for name, value in changed_from_recipe(config).items())
+    events.emit("log", level="info", message=f"recipe {config.recipe}" + (f", changed by hand: {changed}" if changed else ""))
+    if note := fit_to_model_size(config, count_params(model)):
+        events.emit("log", level="info", message=note)
     targets = detect_targets(model, config.target_module_spec())
     cancel.check()
     events.emit("phase", phase="baseline", message="the base model answers before training")
@@ -103,7 +109,7 @@ def run_train(config: RunConfig, run_dir: Path, events: EventWriter, cancel: Can
     generate_answer(model, tokenizer, config, "base", events, cancel.is_set)
     model.config.use_cache = False
     cancel.check()
-    summary = train_adapter(model, tokenizer, dataset, config, targets, run_dir, device, dtype, events, cancel.is_set)
+    summary = train_adapter(model, tokenizer, dataset, held_out, config, targets, run_dir, device, dtype, events, cancel.is_set)
     if summary["cancelled"]:
         return
     del model

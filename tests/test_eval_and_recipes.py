@@ -1,0 +1,97 @@
+"""The held-out split, the recipes and what reaches the trainer, the named loss figures."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from tutor.commands.train import add_config_options, config_from_args, describe, loss_figures
+from tutor.engine.config import RunConfig
+from tutor.engine.data import DatasetError, load_training_data, split_held_out
+from tutor.engine.recipes import RECIPE_FIELDS, apply_recipe, changed_from_recipe, fit_to_model_size
+
+
+def test_split_holds_out_fifteen_percent_fixed_by_the_seed():
+    data = load_training_data(RunConfig())
+    train, held = split_held_out(data, RunConfig())
+    assert (len(train), len(held)) == (42, 8)  # round(50 x 0.15) = 8
+    train_texts, held_texts = list(train["text"]), list(held["text"])
+    assert not set(train_texts) & set(held_texts)
+    assert sorted(train_texts + held_texts) == sorted(data["text"])
+    assert list(split_held_out(data, RunConfig())[1]["text"]) == held_texts
+    assert list(split_held_out(data, RunConfig(seed=7))[1]["text"]) != held_texts
+
+
+def test_split_keeps_at_least_five_and_can_be_turned_off():
+    data = load_training_data(RunConfig(num_samples=20))
+    assert len(split_held_out(data, RunConfig(num_samples=20))[1]) == 5  # 15 % of 20 is 3
+    train, held = split_held_out(data, RunConfig(eval_fraction=0.0))
+    assert held is None and len(train) == 20
+    with pytest.raises(DatasetError) as info:
+        split_held_out(data.select(range(9)), RunConfig())
+    assert "eval_fraction to 0" in info.value.hint
+
+
+def test_eval_settings_are_validated():
+    errors = RunConfig(eval_fraction=1.0, eval_steps=-1, lr_scheduler="step", recipe="mine").validate()
+    assert {e.field for e in errors} == {"eval_fraction", "eval_steps", "lr_scheduler", "recipe"}
+
+
+def test_paper_recipe_reaches_the_trainer(tmp_path):
+    from tutor.engine.speed import plan_speed
+    from tutor.engine.train import lora_config, sft_config
+
+    config = apply_recipe(RunConfig(), "paper")
+    lora = lora_config(config, ["q_proj", "v_proj"])
+    assert (lora.r, lora.lora_alpha, lora.lora_dropout) == (64, 16, 0.1)
+    assert config.target_module_spec() == "all-linear"
+    assert plan_speed(config, "cuda", "bf16").optim == "paged_adamw_32bit"
+    plan = plan_speed(config, "cpu", "fp32")
+    assert plan.optim == "adamw_torch" and "pages GPU memory" in plan.notes[0]
+    args = sft_config(config, tmp_path, "cpu", "fp32", plan, evaluate=True)
+    assert (args.lr_scheduler_type, args.max_grad_norm, args.optim) == ("constant", 0.3, "adamw_torch")
+    assert args.eval_strategy == "epoch"
+    stepped = sft_config(RunConfig(eval_steps=5), tmp_path, "cpu", "fp32", plan_speed(RunConfig(), "cpu", "fp32"), evaluate=True)
+    assert (stepped.eval_strategy, stepped.eval_steps, stepped.lr_scheduler_type, stepped.max_grad_norm) == ("steps", 5, "linear", 1.0)
+
+
+def test_switching_recipes_undoes_the_previous_one():
+    paper = apply_recipe(RunConfig(model="bloomz-560m"), "paper")
+    back = apply_recipe(paper, "seed")
+    assert back == RunConfig(model="bloomz-560m")
+    assert apply_recipe(RunConfig(), "fast").speed == "packed"
+    paper.lora_r = 8
+    assert changed_from_recipe(paper) == {"lora_r": 8} and set(changed_from_recipe(paper)) <= set(RECIPE_FIELDS)
+
+
+def test_paper_recipe_above_13b_uses_the_large_model_settings():
+    small = apply_recipe(RunConfig(), "paper")
+    assert fit_to_model_size(small, 7_000_000_000) is None and small.lora_dropout == 0.1
+    large = apply_recipe(RunConfig(), "paper")
+    assert "lora_dropout 0.05" in fit_to_model_size(large, 33_000_000_000)
+    assert (large.lora_dropout, large.learning_rate) == (0.05, 1e-4)
+    assert fit_to_model_size(RunConfig(), 33_000_000_000) is None
+
+
+def parse(*argv):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config")
+    add_config_options(parser)
+    return config_from_args(parser.parse_args(argv))
+
+
+def test_cli_recipe_first_then_the_options():
+    config = parse("--recipe", "paper", "--lora-r", "8")
+    assert (config.recipe, config.lora_r, config.max_grad_norm, config.lr_scheduler) == ("paper", 8, 0.3, "constant")
+    assert parse("--eval-fraction", "0").eval_fraction == 0.0
+
+
+def test_loss_figures_are_named():
+    summary = {"global_step": 55, "train_loss": 9.4087, "eval_loss": 9.04, "eval_perplexity": 8433.57,
+               "train_runtime": 12.9, "adapter_dir": "/r/adapter"}
+    assert loss_figures(summary) == "mean train loss 9.4087, eval loss 9.0400, eval perplexity 8,433.6"
+    assert loss_figures({"train_loss": 2.5, "eval_loss": None}) == "mean train loss 2.5000"
+    assert "step loss 8.3600" in describe({"type": "progress", "step": 3, "total_steps": 9, "epoch": 0.3, "loss": 8.36})
+    line = describe({"type": "eval", "step": 11, "epoch": 1.0, "eval_loss": 9.6356, "perplexity": 15300.15, "best": True})
+    assert line == "eval at step 11 (epoch 1.00): held-out loss 9.6356, perplexity 15,300.1  (best so far)"
