@@ -8,6 +8,7 @@ Jobs live in a module-wide registry, so a second app in the same test re-attache
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import time
@@ -40,7 +41,8 @@ class FakeJob(threading.Thread):
         try:
             out.emit("phase", phase="loading", message="loading tiny in 4-bit")
             out.emit("model", name="tiny", params=1_234_567, footprint_bytes=1_000_000,
-                     footprint_16bit_bytes=2_500_000, device="cpu", quantized=True, teaching=True)
+                     footprint_16bit_bytes=2_500_000, device="cpu", quantized=True, teaching=True,
+                     vocab_size=2048)
             if self.fail_with:
                 out.emit("error", **self.fail_with)
                 out.emit("end", status="failed")
@@ -79,11 +81,16 @@ class FakeJob(threading.Thread):
                      loss=round(3.0 * 0.95**step, 4), learning_rate=2e-4, grad_norm=1.0,
                      tokens_per_s=1500.0, step_time_s=self.step_s,
                      eta_s=(self.steps - step) * self.step_s, gpu=self.gpu)
+            if step % 2 == 0:  # an epoch end: the held-out loss falls, then turns up after epoch 2
+                eval_loss = round(3.1 * 0.95**step + 0.3 * max(step - 4, 0), 4)
+                out.emit("eval", step=step, total_steps=self.steps, epoch=step / 2, eval_loss=eval_loss,
+                         perplexity=round(math.exp(eval_loss), 2), best=step <= 4)
             if step == self.hold_after_step:
                 self.released.wait(30)
         cancelled = self.cancelled.is_set()
         out.emit("phase", phase="saving", message="saving the adapter")
-        out.emit("summary", global_step=done, train_loss=2.5, train_runtime=done * self.step_s,
+        out.emit("summary", global_step=done, recipe="seed", train_loss=2.5, last_step_loss=round(3.0 * 0.95**done, 4),
+                 eval_loss=None, eval_perplexity=None, train_runtime=done * self.step_s,
                  samples_per_s=1.0, steps_per_s=1.0, tokens_per_s=1500.0, epoch=done / 2,
                  adapter_dir=str(self.run_dir / "adapter"), cancelled=cancelled,
                  peak_gpu_bytes=None)

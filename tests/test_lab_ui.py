@@ -77,10 +77,13 @@ async def test_lab_train_runs_to_completion() -> None:
         await click(pilot, "#start")
         await wait_until(pilot, lambda: panel.run is not None and panel.run.status == "finished")
         await pilot.pause(0.6)  # one chart redraw
-        assert chart.steps == list(range(1, 9))
-        assert chart.losses[0] > chart.losses[-1]
-        assert "training loss" in plain(chart.render())
-        assert "step 8/8" in shown(progress) and "finished" in shown(progress)
+        assert chart.run.steps == list(range(1, 9)) and chart.run.eval_steps == [2, 4, 6, 8]
+        assert chart.run.losses[0] > chart.run.losses[-1]
+        drawn = plain(chart.render())
+        assert "train loss" in drawn and "eval loss" in drawn and "uniform guess ln(2,048) = 7.62" in drawn
+        assert "best epoch 2" in drawn  # the fake's held-out loss turns up after epoch 2
+        assert "step 8/8" in shown(progress) and "finished" in shown(progress) and "last step loss" in shown(progress)
+        assert "eval loss 3.2566 · eval perplexity 26.0" in shown(panel.query_one("#run-progress-eval", Static))
         assert "1,500 tokens/s" in shown(progress)
         assert "CPU run — no GPU memory" in shown(panel.query_one("#gpu-gauge-text", Static))
         log = log_text(panel.query_one(RunLog))
@@ -160,14 +163,14 @@ async def test_cancel_stops_at_the_next_step_and_saves_the_adapter() -> None:
     async with app.run_test(size=SIZE) as pilot:
         panel, chart, _ = train_panes(app)
         await click(pilot, "#start")
-        await wait_until(pilot, lambda: len(chart.steps) == 3)
+        await wait_until(pilot, lambda: len(chart.run.steps) == 3)
         await click(pilot, "#cancel")
         assert "stopping after the current step" in shown(panel.query_one(".lab-status", Static))
         assert panel.query_one("#cancel", Button).disabled
         FakeRunner.release_all()
         await wait_until(pilot, lambda: panel.run.status == "cancelled")
         await pilot.pause(0.2)
-        assert chart.steps == [1, 2, 3]
+        assert chart.run.steps == [1, 2, 3]
         assert "cancelled after 3 steps" in log_text(panel.query_one(RunLog)).replace("\n", "")
         assert "the adapter holds what was trained" in shown(panel.query_one(".lab-status", Static))
         assert (panel.run.run_dir / "adapter" / "adapter_model.safetensors").exists()
@@ -179,7 +182,7 @@ async def test_leaving_the_lesson_keeps_the_run_and_coming_back_replays_it() -> 
         async with app.run_test(size=SIZE) as pilot:
             panel, chart, _ = train_panes(app)
             await click(pilot, "#start")
-            await wait_until(pilot, lambda: len(chart.steps) == 4)
+            await wait_until(pilot, lambda: len(chart.run.steps) == 4)
             run = panel.run
             app.open_lesson("why-qlora")
             await pilot.pause(0.3)
@@ -191,7 +194,7 @@ async def test_leaving_the_lesson_keeps_the_run_and_coming_back_replays_it() -> 
             await pilot.pause(0.3)
             panel, chart, progress = train_panes(app)
             assert panel.run is run
-            assert chart.steps == list(range(1, 9))
+            assert chart.run.steps == list(range(1, 9))
             assert "step 8/8" in shown(progress)
     finally:
         FakeRunner.release_all()
@@ -203,21 +206,21 @@ async def test_relaunching_the_app_reattaches_and_replays_the_loss_curve() -> No
         async with first.run_test(size=SIZE) as pilot:
             panel, chart, _ = train_panes(first)
             await click(pilot, "#start")
-            await wait_until(pilot, lambda: len(chart.steps) == 4)
+            await wait_until(pilot, lambda: len(chart.run.steps) == 4)
             run_dir = panel.run.run_dir
         # The UI is gone; the job (held at step 4) is not. A new app, same QLORA_TUTOR_HOME:
         second = create_app(start_lesson="lab-train", runner=FakeRunner())
         async with second.run_test(size=SIZE) as pilot:
             panel, chart, progress = train_panes(second)
-            await wait_until(pilot, lambda: len(chart.steps) == 4)
+            await wait_until(pilot, lambda: len(chart.run.steps) == 4)
             assert panel.run.run_dir == run_dir and panel.run.is_active
-            assert chart.steps == [1, 2, 3, 4]
+            assert chart.run.steps == [1, 2, 3, 4]
             assert "step 4/8" in shown(progress)
             assert panel.query_one("#start", Button).disabled
             FakeRunner.release_all()
             await wait_until(pilot, lambda: panel.run.status == "finished")
             await pilot.pause(0.2)
-            assert chart.steps == list(range(1, 9))
+            assert chart.run.steps == list(range(1, 9))
             assert "step 8/8" in shown(progress) and "finished" in shown(progress)
     finally:
         FakeRunner.release_all()
@@ -321,6 +324,61 @@ async def test_lab_train_on_the_real_tiny_model() -> None:
         await pilot.pause(0.6)
         log = log_text(panel.query_one(RunLog))
         assert panel.run.status == "finished", log
-        assert chart.steps and chart.steps[-1] == int(shown(progress).split("step ")[1].split("/")[0])
+        assert chart.run.steps and chart.run.steps[-1] == int(shown(progress).split("step ")[1].split("/")[0])
         assert "teaching" in log or "tiny" in log
         assert (panel.run.run_dir / "adapter" / "adapter_model.safetensors").exists()
+
+
+def test_chart_axes_are_fixed_for_the_whole_run() -> None:
+    from tutor.ui.widgets.loss_chart import Curves, nice_ticks, y_top
+
+    chart = LossChart()
+    chart.apply([{"type": "model", "vocab_size": 2048}])
+    chart.apply([{"type": "progress", "step": 1, "total_steps": 55, "loss": 7.9}])
+    first = chart.axes()
+    assert first == (55, 8.5)  # ln(2048) = 7.62, x 1.1 = 8.38, up to the next half
+    for step in range(2, 56):
+        chart.apply([{"type": "progress", "step": step, "total_steps": 55, "loss": 7.9 - step / 20}])
+        assert chart.axes() == first
+    chart.apply([{"type": "progress", "step": 56, "total_steps": 55, "loss": 9.8}])
+    assert chart.axes() == (55, 10.0)  # a loss above the frame grows it, never shrinks it
+    assert y_top([Curves(vocab_size=250880)]) == 14.0  # bloom's vocabulary: ln = 12.43
+    assert nice_ticks(55, whole=True) == [0, 10, 20, 30, 40, 50]
+    assert nice_ticks(3, whole=True) == [0, 1, 2, 3]
+    assert nice_ticks(8.5, most=4) == [0, 5]
+
+
+async def test_chart_draws_a_finished_run_next_to_this_one() -> None:
+    runner = FakeRunner(steps=4)
+    app = create_app(start_lesson="lab-train", runner=runner)
+    async with app.run_test(size=SIZE) as pilot:
+        panel, chart, _ = train_panes(app)
+        await click(pilot, "#start")
+        await wait_until(pilot, lambda: panel.run is not None and panel.run.status == "finished")
+        first = panel.run
+        await click(pilot, "#start")
+        await wait_until(pilot, lambda: panel.run is not first and panel.run.status == "finished")
+        choice = panel.query_one("#compare-run", Select)
+        await wait_until(pilot, lambda: len(choice._options) > 1)
+        choice.value = str(first.run_dir)
+        await wait_until(pilot, lambda: chart.reference is not None)
+        assert chart.reference.steps == [1, 2, 3, 4] and chart.reference.name == f"{first.run_dir.name} (seed)"
+        await pilot.pause(0.6)
+        assert f"{first.run_dir.name} (seed): train loss" in plain(chart.render())
+
+
+async def test_choosing_a_recipe_fills_the_form_and_reaches_the_run() -> None:
+    runner = FakeRunner(steps=2)
+    app = create_app(start_lesson="lab-train", runner=runner)
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.screen.query_one(LabTrainPanel)
+        panel.query_one("#field-recipe", Select).value = "paper"
+        await wait_until(pilot, lambda: panel.query_one("#field-lora_r", Input).value == "64")
+        assert panel.query_one("#field-max_grad_norm", Input).value == "0.3"
+        assert panel.query_one("#field-lr_scheduler", Select).value == "constant"
+        await click(pilot, "#start")
+        await wait_until(pilot, lambda: runner.started)
+        kind, config = runner.started[-1]
+        assert (config.recipe, config.lora_r, config.lora_dropout, config.target_modules) == ("paper", 64, 0.1, "all-linear")
+        panel.query_one("#field-recipe", Select).value = "seed"
+        await wait_until(pilot, lambda: panel.query_one("#field-lora_r", Input).value == "16")

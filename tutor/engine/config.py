@@ -66,6 +66,10 @@ def _section(name: str, default: Any, help_: str) -> Any:
 class RunConfig:
     """Everything a lab run needs. `metadata["help"]` is one line a form can show."""
 
+    # [recipe]
+    recipe: str = _section(
+        "recipe", "seed", "seed, paper, fast or overfit: sets the LoRA and training fields below"
+    )
     # [model]
     model: str = _section("model", "tiny", "preset name, hub id, or local folder")
     target_modules: str = _section(
@@ -85,10 +89,6 @@ class RunConfig:
     lora_dropout: float = _section("lora", 0.05, "dropout on the adapter's input, 0 to 1")
     lora_bias: str = _section("lora", "none", "none, all or lora_only")
     # [training]
-    recipe: str = _section(
-        "training", "seed",
-        "seed, paper, fast or overfit: a named set of the LoRA and training settings",
-    )
     learning_rate: float = _section("training", 2e-4, "optimizer step size")
     epochs: float = _section("training", 5, "passes over the samples")
     batch_size: int | str = _section(
