@@ -65,7 +65,7 @@ TUTOR_SETTINGS: dict[str, dict] = {
     "rcompile": dict(compile="rows"),  # the default's rows, padded to max_length, layers through torch.compile
     "rgraph": dict(compile="rows-cudagraphs"),  # ... and replayed as CUDA graphs
     "paged": dict(optim="paged_adamw_8bit"),  # the seed's paged 8-bit AdamW instead of the unpaged one
-    "library": dict(fused=False),  # peft's and bitsandbytes' own 4-bit LoRA layers, not tutor.engine.fastlora's
+    "library": dict(fused=False),  # peft's and bitsandbytes' own 4-bit LoRA layers, not tutor.engine.training.fastlora's
     "reentrant": dict(reentrant=True),  # reentrant gradient checkpointing (recompute under no_grad)
     "cudnn": dict(cudnn=True),  # SDPA's cuDNN attention back on (the default turns it off)
     "gc": dict(gc=True),  # the garbage collector left to walk the whole heap (the default freezes it)
@@ -223,7 +223,7 @@ def tutor_trainer(model, tokenizer, dataset, steps: int, callbacks: list, cuda: 
     from tutor.engine.config import RunConfig
     from tutor.engine.events import EventWriter
     from tutor.engine.presets import detect_targets
-    from tutor.engine.train import ProgressCallback, build_trainer
+    from tutor.engine.training.train import ProgressCallback, build_trainer
 
     # BENCH_SPEED=packed exercises the GPU default in a CPU smoke run (auto means seed on CPU).
     config = RunConfig(batch_size=BATCH, max_length=MAX_LENGTH, seed=0, speed=os.environ.get("BENCH_SPEED", "auto"),
@@ -246,7 +246,7 @@ def tutor_trainer(model, tokenizer, dataset, steps: int, callbacks: list, cuda: 
         torch.backends.cuda.enable_cudnn_sdp(True)
         drop_note(trainer, "attention:")
     if gc:
-        from tutor.engine.train import FrozenHeap
+        from tutor.engine.training.train import FrozenHeap
 
         trainer.remove_callback(FrozenHeap)
         drop_note(trainer, "garbage collector:")

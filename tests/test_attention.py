@@ -102,8 +102,8 @@ def test_packed_training_keeps_rows_and_says_so(tmp_path):
     from datasets import Dataset
 
     from tutor.engine.config import RunConfig
-    from tutor.engine.packing import PackedRowsCollator
-    from tutor.engine.train import build_trainer
+    from tutor.engine.training.packing import PackedRowsCollator
+    from tutor.engine.training.train import build_trainer
 
     model = tiny_llama("sdpa")
     tokenizer = _tokenizer()
@@ -126,7 +126,7 @@ def test_packed_training_keeps_rows_and_says_so(tmp_path):
 def test_the_frozen_heap_is_frozen_while_training_and_released_after():
     import gc
 
-    from tutor.engine.train import FrozenHeap
+    from tutor.engine.training.train import FrozenHeap
 
     heap = FrozenHeap()
     heap.on_train_begin(None, None, None)
@@ -145,7 +145,7 @@ def _tokenizer():
 
 def test_the_speed_setting_changes_the_optimizer_and_autocast_only_where_measured():
     from tutor.engine.config import RunConfig
-    from tutor.engine.speed import plan_speed
+    from tutor.engine.training.speed import plan_speed
 
     fast = plan_speed(RunConfig(), "cuda", "bf16")
     assert (fast.packed, fast.autocast, fast.optim) == (True, False, "adamw_8bit")

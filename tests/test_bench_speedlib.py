@@ -78,7 +78,7 @@ def test_static_offsets_make_padding_one_document_and_fill_empty_ones():
 def test_full_rows_pad_every_row_to_one_width_as_a_document_of_its_own():
     pytest.importorskip("torch")
     from bench.collators import FullRowsCollator
-    from tutor.engine.packing import IGNORE_INDEX, PackedRowsCollator
+    from tutor.engine.training.packing import IGNORE_INDEX, PackedRowsCollator
 
     batch = FullRowsCollator(PackedRowsCollator(pad_token_id=0), width=7)([
         {"input_ids": [5, 6, 7, 8, 9], "seq_lengths": [3, 2]},

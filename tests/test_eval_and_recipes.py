@@ -39,8 +39,8 @@ def test_eval_settings_are_validated():
 
 
 def test_paper_recipe_reaches_the_trainer(tmp_path):
-    from tutor.engine.speed import plan_speed
-    from tutor.engine.train import lora_config, sft_config
+    from tutor.engine.training.speed import plan_speed
+    from tutor.engine.training.train import lora_config, sft_config
 
     config = apply_recipe(RunConfig(), "paper")
     lora = lora_config(config, ["q_proj", "v_proj"])

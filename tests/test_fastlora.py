@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 bnb_functional = pytest.importorskip("bitsandbytes.functional")
 
-from tutor.engine import fastlora  # noqa: E402
+from tutor.engine.training import fastlora  # noqa: E402
 
 IN, OUT, RANK, SCALE = 128, 64, 8, 2.0
 

@@ -46,10 +46,11 @@ def assert_valid_events(events):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """One default train run (the seed's recipe on tiny) through the real child job."""
+    """One default train run (the seed's recipe on tiny) through the real child job, on the
+    CPU so the step count is the CPU default's on every machine (a GPU packs rows)."""
     run_dir = tmp_path_factory.mktemp("lab") / "run"
     started = time.monotonic()
-    handle = SubprocessRunner().start("train", RunConfig(), run_dir)
+    handle = SubprocessRunner().start("train", RunConfig(device="cpu"), run_dir)
     assert handle.wait(timeout=400) == "finished", (run_dir / "run.log").read_text()[-3000:]
     return run_dir, read_all(run_dir), time.monotonic() - started
 
@@ -156,7 +157,7 @@ def test_errors_in_the_job_become_error_events_with_hints(tmp_path):
 
 
 def test_headless_train_prints_events_and_exits_by_status(tmp_path, capsys):
-    code = main(["train", "--json", "--epochs", "1", "--num-samples", "8", "--max-new-tokens", "5",
+    code = main(["train", "--json", "--device", "cpu", "--epochs", "1", "--num-samples", "8", "--max-new-tokens", "5",
                  "--output", str(tmp_path / "cli-run")])
     assert code == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

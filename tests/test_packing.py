@@ -1,6 +1,6 @@
 import pytest
 
-from tutor.engine.packing import IGNORE_INDEX, PackedRowsCollator
+from tutor.engine.training.packing import IGNORE_INDEX, PackedRowsCollator
 
 
 def test_rows_stay_rows_with_positions_restarting_per_document():
@@ -48,7 +48,7 @@ def test_transformers_masks_documents_from_each_other():
 
 def test_auto_speed_packs_on_a_gpu_and_keeps_the_seed_batches_on_cpu():
     from tutor.engine.config import RunConfig
-    from tutor.engine.speed import resolve_speed
+    from tutor.engine.training.speed import resolve_speed
 
     assert resolve_speed(RunConfig(), "cuda") == "packed"
     assert resolve_speed(RunConfig(), "cpu") == "seed"

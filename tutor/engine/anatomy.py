@@ -525,13 +525,14 @@ def check_merge(folder: Path, settings: LoraSettings, seed: int = 0) -> MergeChe
 
         model_4bit = wrap_with_lora(load_pretrained(folder, four_bit=True), settings).eval()
         set_peft_model_state_dict(model_4bit, adapter_state)
-        adapter_logits_4bit = model_4bit(probe).logits
+        probe_4bit = probe.to(model_4bit.device)  # on a GPU the 4-bit base loads onto cuda
+        adapter_logits_4bit = model_4bit(probe_4bit).logits
         with warnings.catch_warnings():  # peft warns about rounding: showing it is the point
             warnings.simplefilter("ignore", UserWarning)
-            merged_logits_4bit = model_4bit.merge_and_unload()(probe).logits
+            merged_logits_4bit = model_4bit.merge_and_unload()(probe_4bit).logits
 
     def gap(a: torch.Tensor, b: torch.Tensor) -> float:
-        return (a.float() - b.float()).abs().max().item()
+        return (a.float().cpu() - b.float().cpu()).abs().max().item()
 
     return MergeCheck(
         layer=layer_name,

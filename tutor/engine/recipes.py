@@ -9,7 +9,7 @@ undoes all of `paper`; the run's config.toml records the recipe's name with ever
   13B and 1e-4 above, paged 32-bit AdamW, max_grad_norm 0.3, a constant schedule. The paper
   also trains on the responses only; trl's SFTTrainer does that by itself for data in
   prompt/completion form, and the bundled prompts have no responses, so every token counts.
-- fast: the seed's settings with the packed speed path (tutor.engine.speed).
+- fast: the seed's settings with the packed speed path (tutor.engine.training.speed).
 - overfit: many passes over a few samples at a high learning rate, without dropout, so the
   held-out loss turns up while the training loss keeps falling (measured on tiny on CPU).
 """

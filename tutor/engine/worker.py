@@ -92,7 +92,7 @@ def run_train(config: RunConfig, run_dir: Path, events: EventWriter, cancel: Can
     from tutor.engine.models import count_params, load_adapter_model
     from tutor.engine.presets import detect_targets
     from tutor.engine.recipes import changed_from_recipe, fit_to_model_size
-    from tutor.engine.train import train_adapter
+    from tutor.engine.training.train import train_adapter
 
     events.emit("phase", phase="loading", message=f"dataset {config.dataset}")
     # cheap and a common mistake: fail before the model loads

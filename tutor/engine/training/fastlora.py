@@ -1,6 +1,6 @@
 """One autograd function per 4-bit linear layer, LoRA included: fewer Python calls a step.
 
-A QLoRA step on a GPU is bound by the host (tutor.engine.speed): for each LoRA-wrapped 4-bit
+A QLoRA step on a GPU is bound by the host (tutor.engine.training.speed): for each LoRA-wrapped 4-bit
 layer, peft and bitsandbytes run about ten module calls, dtype checks, a defensive clone, a
 cast of the input to the adapter's float32, and a Python autograd function for the 4-bit
 matmul. Here the whole layer is one `torch.autograd.Function` that launches the same kinds of

@@ -12,7 +12,7 @@ gradient checkpointing). So the settings cut padding, Python and launches, not F
 - Liger's Triton kernels for RMSNorm, RoPE and SwiGLU, one kernel where eager PyTorch runs
   several, when liger-kernel is installed and knows the model type;
 - 8-bit AdamW without paging: the adapter's optimizer state is a few MB that never needs it;
-- each 4-bit layer, LoRA included, as one autograd function (tutor.engine.fastlora);
+- each 4-bit layer, LoRA included, as one autograd function (tutor.engine.training.fastlora);
 - SDPA without its cuDNN kernel: with the packed rows' document mask, PyTorch picks cuDNN's
   attention, whose host time per call costs more than the memory-efficient kernel's;
 - the Python heap frozen out of the garbage collector while training: a full collection

@@ -20,7 +20,7 @@ from tutor.engine.config import RunConfig
 from tutor.engine.data import TEXT_COLUMN
 from tutor.engine.events import EventWriter
 from tutor.engine.models import gpu_memory
-from tutor.engine.speed import SpeedPlan
+from tutor.engine.training.speed import SpeedPlan
 
 # batch_size = auto: on a GPU, auto_find_batch_size starts at 8 and halves on out-of-memory;
 # on CPU, 4, where the seed's T4 run ended up (50 samples x 5 epochs = 65 steps).
@@ -127,17 +127,17 @@ def build_trainer(model, tokenizer, dataset, config: RunConfig, targets: list[st
                   eval_dataset=None):
     """The SFTTrainer the lab uses (and the speed benchmark measures as 'the tutor').
 
-    `speed = packed` applies tutor.engine.speed's settings: packed rows stay rows, each
+    `speed = packed` applies tutor.engine.training.speed's settings: packed rows stay rows, each
     document masked from the others. `varlen=True` flattens them into one row with varlen
     flash attention instead, where that runs: the benchmark's ablation, measured slower on an
     H100 at 512 tokens (docs/benchmarks.md). `fused=False` keeps peft's and bitsandbytes' own layer
-    code instead of tutor.engine.fastlora's (another ablation). `trainer.speed_notes` says what was applied.
+    code instead of tutor.engine.training.fastlora's (another ablation). `trainer.speed_notes` says what was applied.
     """
     from trl import SFTTrainer
 
     from tutor.engine.attention import register, varlen_unavailable_reason
-    from tutor.engine.packing import PackedRowsCollator
-    from tutor.engine.speed import apply_liger, avoid_cudnn_attention, plan_speed
+    from tutor.engine.training.packing import PackedRowsCollator
+    from tutor.engine.training.speed import apply_liger, avoid_cudnn_attention, plan_speed
 
     plan = plan_speed(config, device, dtype)
     flat = plan.packed and varlen and varlen_unavailable_reason(model) is None
@@ -156,13 +156,13 @@ def build_trainer(model, tokenizer, dataset, config: RunConfig, targets: list[st
     if flat:
         notes.append("packed rows: one flattened row, varlen flash attention per document")
     elif plan.packed:
-        # trl flattens packed batches into one row; keep rows (see tutor.engine.packing).
+        # trl flattens packed batches into one row; keep rows (see tutor.engine.training.packing).
         trainer.data_collator = PackedRowsCollator(tokenizer.pad_token_id)
         notes.append("packed rows: kept as rows, each document masked from the others")
     if plan.packed and device == "cuda":
         notes.append(apply_liger(trainer.model.get_base_model()))
         if fused and not plan.autocast:
-            from tutor.engine.fastlora import install
+            from tutor.engine.training.fastlora import install
 
             notes.append(f"4-bit linear layers: {install(trainer.model)} run as one autograd function each")
         if not flat:
