@@ -18,6 +18,8 @@ from tutor.engine.events import EVENTS_FILE, EventTail, EventWriter
 from tutor.paths import runs_dir
 
 _JOBS: dict[Path, FakeJob] = {}
+PROMPT = "I want you to act as a motivation coach."
+HELD_OUT_PROMPT = "I want you to act as a gardener."
 ANSWERS = {
     "base": "I am a motivation coach and I coach coach coach",
     "tuned": "I want you to act as a motivation coach. My first request is to keep going.",
@@ -56,6 +58,11 @@ class FakeJob(threading.Thread):
             if self.kind == "compare":
                 out.emit("phase", phase="reloading", message="AutoPeftModelForCausalLM")
                 self._answer(out, "tuned", phase="generating")
+                out.emit("prompts", prompts=[PROMPT, HELD_OUT_PROMPT], held_out=1, decoding="greedy, repetition penalty 1.5")
+                for stream in ("base", "tuned"):
+                    out.emit("generation", stream=stream, prompt=HELD_OUT_PROMPT, index=1, text=ANSWERS[stream],
+                             new_tokens=12, seconds=0.1)
+                out.emit("shape", total=1, base=0, tuned=1, base_runs=[[]], tuned_runs=[["my first request is"]])
             out.emit("phase", phase="done")
             out.emit("end", status="finished")
         finally:
@@ -66,7 +73,7 @@ class FakeJob(threading.Thread):
         for word in ANSWERS[stream].split(" "):
             out.emit("token", stream=stream, text=word + " ")
             time.sleep(self.step_s / 4)
-        out.emit("generation", stream=stream, prompt="I want you to act as a motivation coach.",
+        out.emit("generation", stream=stream, prompt=PROMPT,
                  text=ANSWERS[stream] + " ", new_tokens=12, seconds=0.1)
 
     def _train(self, out: EventWriter) -> str:

@@ -6,9 +6,10 @@ import argparse
 
 import pytest
 
-from tutor.commands.train import add_config_options, config_from_args, describe, loss_figures
+from tutor.commands.train import add_config_options, config_from_args, describe
 from tutor.engine.config import RunConfig
 from tutor.engine.data import DatasetError, load_training_data, split_held_out
+from tutor.engine.events import loss_figures
 from tutor.engine.recipes import RECIPE_FIELDS, apply_recipe, changed_from_recipe, fit_to_model_size
 
 

@@ -23,8 +23,10 @@ REQUIRED = {
     "model": {"name", "params", "footprint_bytes", "footprint_16bit_bytes", "device", "quantized", "teaching", "vocab_size"},
     "eval": {"step", "total_steps", "epoch", "eval_loss", "perplexity", "best"},
     "progress": {"step", "total_steps", "epoch", "loss", "learning_rate", "grad_norm", "tokens_per_s", "eta_s", "gpu"},
-    "token": {"stream", "text"},
-    "generation": {"stream", "prompt", "text", "new_tokens", "seconds"},
+    "prompts": {"prompts", "held_out", "decoding"},
+    "token": {"stream", "text", "index"},
+    "generation": {"stream", "prompt", "index", "text", "new_tokens", "seconds"},
+    "shape": {"total", "base", "tuned", "base_runs", "tuned_runs"},
     "log": {"message", "level"},
     "warning": {"message"},
     "summary": {"global_step", "recipe", "train_loss", "last_step_loss", "eval_loss", "eval_perplexity",
@@ -119,8 +121,15 @@ def test_compare_reloads_the_adapter_and_reproduces_both_answers(trained):
     events = run_in_process("compare", RunConfig(adapter=str(run_dir / "adapter")))
     assert_valid_events(events)
     before = {e["stream"]: e["text"] for e in train_events if e["type"] == "generation"}
-    after = {e["stream"]: e["text"] for e in events if e["type"] == "generation"}
+    after = {e["stream"]: e["text"] for e in events if e["type"] == "generation" and e["index"] == 0}
     assert after == before  # greedy decoding: the same model and prompt give the same answer
+    prompts = next(e for e in events if e["type"] == "prompts")
+    assert prompts["held_out"] == 8 and prompts["prompts"][0] == RunConfig().prompt
+    assert all(p.startswith("I want you to act as") and p.endswith(".") for p in prompts["prompts"][1:])
+    answered = [(e["index"], e["stream"]) for e in events if e["type"] == "generation"]
+    assert answered == [(i, stream) for i in range(9) for stream in ("base", "tuned")]
+    shape = next(e for e in events if e["type"] == "shape")
+    assert shape["total"] == 8 and 0 <= shape["base"] <= 8 and 0 <= shape["tuned"] <= 8
 
 
 def test_cancel_mid_run_saves_a_loadable_adapter(tmp_path):

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from textual.widgets import Button, Input, Select, Static
+from textual.widgets import Button, Input, Select, Static, Switch
 
-from fakes import ANSWERS, FakeRunner
+from fakes import ANSWERS, HELD_OUT_PROMPT, PROMPT, FakeRunner
 from lessons.panels.lab_baseline import LabBaselinePanel
 from lessons.panels.lab_compare import LabComparePanel
 from lessons.panels.lab_train import LabTrainPanel
 from tutor.ui.app import create_app
+from tutor.ui.widgets.answer_pairs import AnswerPairs, word_diff
 from tutor.ui.widgets.gpu_gauge import GpuGauge
 from tutor.ui.widgets.loss_chart import LossChart
 from tutor.ui.widgets.model_footprint import ModelFootprint
@@ -245,10 +246,16 @@ async def test_lab_baseline_shows_footprint_and_streams_the_answer() -> None:
         assert (kind, config.model, config.prompt) == ("generate", "tiny", "Say hi")
 
 
-async def test_lab_compare_lists_adapter_files_and_streams_both_answers() -> None:
+def finished_fake_train():
+    """A fake train run that saved an adapter, for lab-compare to pick."""
     trained = FakeRunner(steps=2).start("train", None)
     while trained.is_running():
         time.sleep(0.02)
+    return trained
+
+
+async def test_lab_compare_lists_adapter_files_and_shows_the_answer_pairs() -> None:
+    trained = finished_fake_train()
     runner = FakeRunner()
     app = create_app(start_lesson="lab-compare", runner=runner)
     async with app.run_test(size=SIZE) as pilot:
@@ -259,10 +266,32 @@ async def test_lab_compare_lists_adapter_files_and_streams_both_answers() -> Non
         await click(pilot, "#start")
         await wait_until(pilot, lambda: panel.run is not None and panel.run.status == "finished")
         await pilot.pause(0.2)
-        assert panel.query_one("#compare-base", StreamView).text == ANSWERS["base"] + " "
-        assert panel.query_one("#compare-tuned", StreamView).text == ANSWERS["tuned"] + " "
+        pairs = panel.query_one(AnswerPairs)
+        assert pairs.answers[(0, "base")] == ANSWERS["base"] + " " and pairs.answers[(1, "tuned")] == ANSWERS["tuned"]
+        assert pairs.prompts == [PROMPT, HELD_OUT_PROMPT]
+        drawn = plain(panel.query_one(".answer-pairs-body", Static).content)
+        assert "held-out prompt 1: I want you to act as a gardener." in drawn
+        assert "fine-tuned 1/1" in shown(panel.query_one(".answer-pairs-shape", Static))
+        assert "decoding: greedy, repetition penalty 1.5" in shown(panel.query_one(".answer-pairs-decoding", Static))
         kind, config = runner.started[0]
         assert kind == "compare" and config.adapter == str(trained.run_dir / "adapter")
+        # the decoding settings are the learner's to change
+        panel.query_one("#field-sampling", Switch).value = True
+        await type_into(pilot, "#field-temperature", "1.2")
+        await type_into(pilot, "#field-seed", "7")
+        await type_into(pilot, "#field-repetition_penalty", "1.0")
+        await click(pilot, "#start")
+        await wait_until(pilot, lambda: len(runner.started) == 2)
+        config = runner.started[-1][1]
+        assert (config.sampling, config.temperature, config.seed, config.repetition_penalty) == (True, 1.2, 7, 1.0)
+
+
+def test_word_diff_highlights_only_the_changed_words() -> None:
+    before, after = word_diff("I am a coach and I coach", "I want you to act as a coach")
+    changed = lambda text: [text.plain[s.start:s.end].strip() for s in text.spans if s.style]  # noqa: E731
+    assert changed(before) == ["am", "and I coach"]
+    assert changed(after) == ["want you to act as"]
+    assert after.plain == "I want you to act as a coach "
 
 
 async def test_lab_compare_without_adapters_says_to_train_first() -> None:

@@ -20,7 +20,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from tutor import paths
     from tutor.engine.config import LabError
-    from tutor.commands.train import loss_figures
+    from tutor.engine.events import loss_figures
     from tutor.engine.jobs import attach, list_runs
 
     root = Path(args.root).expanduser() if args.root else paths.runs_dir()

@@ -16,6 +16,7 @@ import time
 from dataclasses import fields
 
 from tutor.cli import CommandError
+from tutor.engine.events import loss_figures
 
 SHORT_FLAGS = {"learning_rate": "--lr"}
 EXIT_CODES = {"finished": 0, "cancelled": 130}
@@ -214,8 +215,15 @@ def describe(event: dict) -> str | None:
         if event.get("eta_s") is not None:
             parts.append(f"eta {event['eta_s']:.0f}s")
         return "  ".join(parts)
+    if kind == "prompts":
+        return (f"{len(event['prompts'])} prompts: the lesson's and {event['held_out']} held out from training; "
+                f"decoding: {event['decoding']}")
     if kind == "generation":
-        return f"{event['stream']}: {event['text']!r}"
+        asked = f"prompt {event.get('index', 0) + 1}: {event['prompt']!r}\n" if event["stream"] == "base" else ""
+        return f"{asked}{event['stream']}: {event['text']!r}"
+    if kind == "shape":
+        return (f"answers that take the training data's shape: base {event['base']}/{event['total']}, "
+                f"tuned {event['tuned']}/{event['total']}")
     if kind == "eval":
         best = "  (best so far)" if event.get("best") else ""
         return (f"eval at step {event['step']} (epoch {event['epoch']:.2f}): held-out loss {event['eval_loss']:.4f}, "
@@ -229,15 +237,6 @@ def describe(event: dict) -> str | None:
     if kind == "end":
         return f"[end] {event['status']}"
     return None
-
-
-def loss_figures(summary: dict) -> str:
-    """The run's losses, each named: the mean over all training steps, and the held-out
-    loss and perplexity of the last evaluation (when the run evaluated)."""
-    text = f"mean train loss {summary['train_loss']:.4f}"
-    if summary.get("eval_loss") is not None:
-        text += f", eval loss {summary['eval_loss']:.4f}, eval perplexity {summary['eval_perplexity']:,.1f}"
-    return text
 
 
 def _int_or_auto(text: str):

@@ -63,6 +63,12 @@ def split_held_out(dataset, config: RunConfig):
     return parts["train"], parts["test"]
 
 
+def held_out_texts(config: RunConfig) -> tuple[list[str], list[str]]:
+    """(training texts, held-out texts) of a train run's config: the split it trained with."""
+    train, held_out = split_held_out(load_training_data(config), config)
+    return list(train[TEXT_COLUMN]), list(held_out[TEXT_COLUMN]) if held_out is not None else []
+
+
 def _load(source: str, column: str):
     """(dataset, text column); plain .txt files have one row per line in column `text`."""
     from datasets import load_dataset

@@ -12,8 +12,14 @@ Event types and their fields (all optional fields may be null):
                 step_time_s, eta_s, gpu: {allocated, reserved, max_allocated, total} | null
     eval        step, total_steps, epoch, eval_loss, perplexity (exp(eval_loss)), best
                 (the loss on the held-out samples; best: the lowest so far)
-    token       stream: base | tuned, text            (a piece of generated text)
-    generation  stream, prompt, text, new_tokens, seconds  (a finished answer)
+    prompts     prompts, held_out, decoding  (compare: the prompts it will answer, the first
+                the lesson's own and `held_out` more from the training run's held-out
+                samples; the decoding settings in words)
+    token       stream: base | tuned, text, index   (a piece of generated text; index: which prompt)
+    generation  stream, prompt, index, text, new_tokens, seconds  (a finished answer)
+    shape       total, base, tuned, base_runs, tuned_runs  (compare: how many of the `total`
+                held-out answers take the training data's shape, tutor.engine.shape; the
+                runs of words that did it, per answer)
     log         message, level
     warning     message
     summary     global_step, recipe, train_loss (the mean over all steps), last_step_loss,
@@ -35,7 +41,8 @@ from typing import Any
 
 EVENTS_FILE = "events.jsonl"
 EVENT_TYPES = frozenset(
-    {"phase", "model", "progress", "eval", "token", "generation", "log", "warning", "summary", "error", "end"}
+    {"phase", "model", "progress", "eval", "prompts", "token", "generation", "shape", "log", "warning",
+     "summary", "error", "end"}
 )
 END_STATUSES = frozenset({"finished", "cancelled", "failed"})
 
@@ -97,3 +104,12 @@ class EventTail:
 
 def read_all(run_dir: Path) -> list[dict]:
     return EventTail(Path(run_dir) / EVENTS_FILE).read()
+
+
+def loss_figures(summary: dict) -> str:
+    """The run's losses, each named: the mean over all training steps, and the held-out
+    loss and perplexity of the last evaluation (when the run evaluated)."""
+    text = f"mean train loss {summary['train_loss']:.4f}"
+    if summary.get("eval_loss") is not None:
+        text += f", eval loss {summary['eval_loss']:.4f}, eval perplexity {summary['eval_perplexity']:,.1f}"
+    return text

@@ -24,6 +24,9 @@ from tutor.engine.events import EventWriter
 from tutor.engine.jobs import ADAPTER_DIR, CONFIG_FILE, read_job
 
 
+MAX_HELD_OUT_PROMPTS = 10  # each costs a base and a tuned answer
+
+
 class Cancelled(Exception):
     """Raised between phases once a cancel was asked for."""
 
@@ -130,18 +133,41 @@ def run_generate(config: RunConfig, run_dir: Path, events: EventWriter, cancel: 
 
 
 def run_compare(config: RunConfig, run_dir: Path, events: EventWriter, cancel: CancelFlag) -> None:
-    """Base (adapter switched off) and tuned answer the same prompt, from one loaded model."""
-    from tutor.engine.generate import generate_answer
+    """Base (adapter switched off) and tuned answer the lesson's prompt and then the training
+    run's held-out prompts, from one loaded model; then, over the held-out prompts, how many
+    answers of each take the training data's shape (tutor.engine.shape)."""
+    from tutor.engine.generate import describe_decoding, generate_answer
+    from tutor.engine.shape import count_shaped, opening
 
     if not config.adapter:
         raise LabError("compare needs an adapter", "Set adapter (--adapter) to the adapter/ folder of a train run.")
+    train_texts, held_out = _training_split(Path(config.adapter).expanduser())
+    prompts = [config.prompt] + [opening(text) for text in held_out[:MAX_HELD_OUT_PROMPTS]]
+    events.emit("prompts", prompts=prompts, held_out=len(prompts) - 1, decoding=describe_decoding(config))
     model, tokenizer, _, _ = _load_model(config, events, for_training=False)
-    events.emit("phase", phase="generating", message="base model, adapter switched off")
-    with model.disable_adapter():
-        generate_answer(model, tokenizer, config, "base", events, cancel.is_set)
-    cancel.check()
-    events.emit("phase", phase="generating", message="with the adapter")
-    generate_answer(model, tokenizer, config, "tuned", events, cancel.is_set)
+    answers: dict[str, list[str]] = {"base": [], "tuned": []}
+    for index, prompt in enumerate(prompts):
+        if cancel.is_set():
+            return
+        events.emit("phase", phase="generating", message=f"prompt {index + 1} of {len(prompts)}: base, then tuned")
+        with model.disable_adapter():
+            answers["base"].append(generate_answer(model, tokenizer, config, "base", events, cancel.is_set, prompt, index))
+        answers["tuned"].append(generate_answer(model, tokenizer, config, "tuned", events, cancel.is_set, prompt, index))
+    if len(prompts) > 1:
+        counts = {stream: count_shaped(train_texts, prompts[1:], said[1:]) for stream, said in answers.items()}
+        events.emit("shape", total=len(prompts) - 1, base=counts["base"].shaped, tuned=counts["tuned"].shaped,
+                    base_runs=counts["base"].runs, tuned_runs=counts["tuned"].runs)
+
+
+def _training_split(adapter: Path) -> tuple[list[str], list[str]]:
+    """(training texts, held-out texts) of the lab run that saved `adapter`, from its config;
+    both empty for an adapter from elsewhere."""
+    from tutor.engine.data import held_out_texts
+
+    config_file = adapter.parent / CONFIG_FILE
+    if not config_file.is_file():
+        return [], []
+    return held_out_texts(RunConfig.load(config_file))
 
 
 JOBS = {"train": run_train, "generate": run_generate, "compare": run_compare}

@@ -64,9 +64,11 @@ def parse_value(name: str, text: str):
 class ConfigForm(Vertical):
     DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text(encoding="utf-8")
 
-    def __init__(self, field_names: Sequence[str] | None = None, *, id: str | None = None) -> None:
+    def __init__(self, field_names: Sequence[str] | None = None, *, id: str | None = None, flat: bool = False) -> None:
+        """`flat`: the fields one after the other, without collapsible sections."""
         super().__init__(id=id)
         self.field_names = list(field_names or CONFIG_FIELDS)
+        self.flat = flat
         self.defaults = RunConfig()
         self._shown_errors: dict[str, str] = {}
         self._recipe_shown = self.defaults.recipe
@@ -77,7 +79,7 @@ class ConfigForm(Vertical):
         sections: dict[str, list[str]] = {}
         for name in self.field_names:
             sections.setdefault(CONFIG_FIELDS[name].metadata["section"], []).append(name)
-        if len(sections) == 1:
+        if self.flat or len(sections) == 1:
             for name in self.field_names:
                 yield from self._field_row(name)
             return

@@ -7,6 +7,7 @@ from pathlib import Path
 from rich.text import Text
 from textual.widgets import RichLog
 
+from tutor.engine.events import loss_figures
 from tutor.ui.units import human_bytes, human_duration
 
 
@@ -41,7 +42,7 @@ def describe(event: dict) -> Text | None:
 
 def _summary_line(event: dict) -> Text:
     line = (
-        f"{event.get('global_step')} steps, train loss {event.get('train_loss') or 0:.4f}, "
+        f"{event.get('global_step')} steps, {loss_figures(event)}, "
         f"{human_duration(event.get('train_runtime'))}"
     )
     if event.get("adapter_dir"):
