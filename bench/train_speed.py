@@ -320,9 +320,9 @@ def child_main(args: argparse.Namespace) -> None:
     Path(args.result).write_text(json.dumps(result))
 
 
-def run_child(argv: list[str]) -> None:
+def run_child(argv: list[str], script: str = __file__) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
-    subprocess.run([sys.executable, __file__, *argv], check=True, env=env)
+    subprocess.run([sys.executable, script, *argv], check=True, env=env)
 
 
 def main() -> None:

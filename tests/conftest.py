@@ -19,5 +19,17 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 def tutor_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh, empty data home for each test, so progress and runs never leak between tests."""
     home = tmp_path / "home"
+    home.mkdir()
     monkeypatch.setenv("QLORA_TUTOR_HOME", str(home))
+    monkeypatch.setenv("QLORA_TUTOR_QUEUE", str(tmp_path / "gpu-queue"))  # never the machine's own queue
+    monkeypatch.setenv("QLORA_TUTOR_CPU_SLOTS", "8")  # tests that run jobs side by side keep doing so
     return home
+
+
+@pytest.fixture(autouse=True)
+def fake_jobs():
+    """Fake jobs (tests/fakes.py) live in a module-wide registry; each test starts with none."""
+    yield
+    from fakes import forget_all_jobs
+
+    forget_all_jobs()

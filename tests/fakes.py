@@ -1,8 +1,9 @@
 """A fake job runner: a thread writes the events a real job would, in a fraction of the time.
 
-It honours the runner contract of `tutor.engine.jobs` (start / attach / list_runs, handles
-with run_dir, kind, pid, is_running, cancel), so the UI cannot tell it from the child process.
-Jobs live in a module-wide registry, so a second app in the same test re-attaches to them.
+It implements the `JobRunner` and `JobHandle` Protocols of `tutor.engine.jobs` and writes the
+same run folder (job.json, events.jsonl), so the UI cannot tell it from the child process.
+Jobs live in a module-wide registry, so a second app in the same test re-attaches to them;
+the `fake_jobs` fixture (conftest) empties it after each test.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+from tutor.engine import jobs
 from tutor.engine.events import EVENTS_FILE, EventTail, EventWriter
 from tutor.paths import runs_dir
 
@@ -24,6 +26,17 @@ ANSWERS = {
     "base": "I am a motivation coach and I coach coach coach",
     "tuned": "I want you to act as a motivation coach. My first request is to keep going.",
 }
+
+
+MODEL = dict(name="tiny", params=1_234_567, footprint_bytes=1_000_000, footprint_16bit_bytes=2_500_000,
+             device="cpu", quantized=True, teaching=True, vocab_size=2048)
+
+
+def progress(step: int, steps: int, step_s: float, gpu: dict | None = None) -> dict:
+    """The fields of a `progress` event at `step` of `steps`, the loss falling."""
+    return dict(step=step, total_steps=steps, epoch=step / 2, loss=round(3.0 * 0.95**step, 4),
+                learning_rate=2e-4, grad_norm=1.0, tokens_per_s=1500.0, step_time_s=step_s,
+                eta_s=(steps - step) * step_s, gpu=gpu)
 
 
 class FakeJob(threading.Thread):
@@ -42,9 +55,7 @@ class FakeJob(threading.Thread):
         out = EventWriter(self.run_dir)
         try:
             out.emit("phase", phase="loading", message="loading tiny in 4-bit")
-            out.emit("model", name="tiny", params=1_234_567, footprint_bytes=1_000_000,
-                     footprint_16bit_bytes=2_500_000, device="cpu", quantized=True, teaching=True,
-                     vocab_size=2048)
+            out.emit("model", **MODEL)
             if self.fail_with:
                 out.emit("error", **self.fail_with)
                 out.emit("end", status="failed")
@@ -84,10 +95,7 @@ class FakeJob(threading.Thread):
                 break
             time.sleep(self.step_s)
             done = step
-            out.emit("progress", step=step, total_steps=self.steps, epoch=step / 2,
-                     loss=round(3.0 * 0.95**step, 4), learning_rate=2e-4, grad_norm=1.0,
-                     tokens_per_s=1500.0, step_time_s=self.step_s,
-                     eta_s=(self.steps - step) * self.step_s, gpu=self.gpu)
+            out.emit("progress", **progress(step, self.steps, self.step_s, self.gpu))
             if step % 2 == 0:  # an epoch end: the held-out loss falls, then turns up after epoch 2
                 eval_loss = round(3.1 * 0.95**step + 0.3 * max(step - 4, 0), 4)
                 out.emit("eval", step=step, total_steps=self.steps, epoch=step / 2, eval_loss=eval_loss,
@@ -112,11 +120,17 @@ class FakeJob(threading.Thread):
         return "finished"
 
 
+def new_fake_run_dir(kind: str, run_dir: Path | None = None) -> Path:
+    """A run folder with the job.json a real start writes (no pid: no process to find)."""
+    run_dir = run_dir or runs_dir() / f"{time.time_ns()}-{kind}"
+    run_dir.mkdir(parents=True)
+    jobs.write_job(run_dir, {"kind": kind, "argv": [], "started_at": time.time(), "pid": None})
+    return run_dir
+
+
 def write_dead_run(kind: str, events: list[dict]) -> Path:
     """A run folder whose process is gone: what a crash (or a kill -9) leaves behind."""
-    run_dir = runs_dir() / f"{time.time_ns()}-{kind}"
-    run_dir.mkdir(parents=True)
-    (run_dir / "fake-run.json").write_text(json.dumps({"kind": kind}))
+    run_dir = new_fake_run_dir(kind)
     (run_dir / EVENTS_FILE).write_text("".join(json.dumps(e) + "\n" for e in events))
     return run_dir
 
@@ -124,8 +138,9 @@ def write_dead_run(kind: str, events: list[dict]) -> Path:
 class FakeHandle:
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
-        self.kind = json.loads((run_dir / "fake-run.json").read_text())["kind"]
+        self.kind = jobs.read_job(run_dir)["kind"]
         self.pid = os.getpid()
+        self.cancel_requests = 0
 
     def _job(self) -> FakeJob | None:
         return _JOBS.get(self.run_dir)
@@ -139,6 +154,7 @@ class FakeHandle:
 
     def cancel(self) -> None:
         """Like SIGINT to the real job: it stops at its next step (a held job stays held)."""
+        self.cancel_requests += 1
         if job := self._job():
             job.cancelled.set()
 
@@ -154,9 +170,7 @@ class FakeRunner:
 
     def start(self, kind: str, config, run_dir: Path | None = None) -> FakeHandle:
         self.started.append((kind, config))
-        run_dir = run_dir or runs_dir() / f"{time.time_ns()}-{kind}"
-        run_dir.mkdir(parents=True)
-        (run_dir / "fake-run.json").write_text(json.dumps({"kind": kind}))
+        run_dir = new_fake_run_dir(kind, run_dir)
         job = FakeJob(run_dir, kind, **self.options)
         _JOBS[run_dir] = job
         job.start()
@@ -165,11 +179,18 @@ class FakeRunner:
     def attach(self, run_dir: Path) -> FakeHandle:
         return FakeHandle(Path(run_dir))
 
-    def list_runs(self) -> list[Path]:
-        """Newest first, like the engine's list_runs."""
-        return sorted((p.parent for p in runs_dir().glob("*/fake-run.json")), reverse=True)
+    def run_dirs(self) -> list[Path]:
+        return jobs.run_dirs()
 
     @staticmethod
     def release_all() -> None:
         for job in _JOBS.values():
             job.released.set()
+
+
+def forget_all_jobs() -> None:
+    """Stop every fake job at its next step and empty the registry: no test sees another's."""
+    for job in _JOBS.values():
+        job.cancelled.set()
+        job.released.set()
+    _JOBS.clear()

@@ -6,10 +6,10 @@ import argparse
 
 import pytest
 
-from tutor.commands.train import add_config_options, config_from_args, describe
+from tutor.commands.train import add_config_options, config_from_args
 from tutor.engine.config import RunConfig
 from tutor.engine.data import DatasetError, load_training_data, split_held_out
-from tutor.engine.events import loss_figures
+from tutor.engine.events import describe, invalid, loss_figures
 from tutor.engine.recipes import RECIPE_FIELDS, apply_recipe, changed_from_recipe, fit_to_model_size
 
 
@@ -93,6 +93,10 @@ def test_loss_figures_are_named():
                "train_runtime": 12.9, "adapter_dir": "/r/adapter"}
     assert loss_figures(summary) == "mean train loss 9.4087, eval loss 9.0400, eval perplexity 8,433.6"
     assert loss_figures({"train_loss": 2.5, "eval_loss": None}) == "mean train loss 2.5000"
-    assert "step loss 8.3600" in describe({"type": "progress", "step": 3, "total_steps": 9, "epoch": 0.3, "loss": 8.36})
-    line = describe({"type": "eval", "step": 11, "epoch": 1.0, "eval_loss": 9.6356, "perplexity": 15300.15, "best": True})
-    assert line == "eval at step 11 (epoch 1.00): held-out loss 9.6356, perplexity 15,300.1  (best so far)"
+    step = {"type": "progress", "t": 1.0, "step": 3, "total_steps": 9, "epoch": 0.3, "loss": 8.36, "learning_rate": None,
+            "grad_norm": None, "tokens_per_s": None, "step_time_s": None, "eta_s": None, "gpu": None}
+    assert invalid(step) is None and "step loss 8.3600" in describe(step)
+    held_out = {"type": "eval", "t": 1.0, "step": 11, "total_steps": 55, "epoch": 1.0, "eval_loss": 9.6356,
+                "perplexity": 15300.15, "best": True}
+    assert invalid(held_out) is None
+    assert describe(held_out) == "eval at step 11 (epoch 1.00): held-out loss 9.6356, perplexity 15,300.1  (best so far)"

@@ -382,10 +382,10 @@ async def test_chart_draws_a_finished_run_next_to_this_one() -> None:
     app = create_app(start_lesson="lab-train", runner=runner)
     async with app.run_test(size=SIZE) as pilot:
         panel, chart, _ = train_panes(app)
-        await click(pilot, "#start")
+        panel.query_one("#start", Button).press()
         await wait_until(pilot, lambda: panel.run is not None and panel.run.status == "finished")
         first = panel.run
-        await click(pilot, "#start")
+        panel.query_one("#start", Button).press()
         await wait_until(pilot, lambda: panel.run is not first and panel.run.status == "finished")
         choice = panel.query_one("#compare-run", Select)
         await wait_until(pilot, lambda: len(choice._options) > 1)

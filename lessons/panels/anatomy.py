@@ -8,6 +8,7 @@ thread worker; the rich renderers below are shared with `qlora-tutor inspect` an
 from __future__ import annotations
 
 from pathlib import Path
+from textwrap import shorten
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -26,7 +27,7 @@ from tutor.engine.anatomy import (
     AdapterCheck, Anatomy, LoraSettings, MergeCheck, Node, adapter_runs, check_adapter, check_merge, format_bytes,
     inspect_model, summarize, tiny_folder,
 )
-from tutor.engine.config import LabError
+from tutor.engine.errors import LabError
 from tutor.engine.presets import PRESETS
 
 DEFAULT_MODEL = "llama-3.1-8b"
@@ -65,7 +66,8 @@ def node_label(node: Node) -> Text:
     elif node.role == "base_layer":
         label.append(f"  {node.frozen:,} frozen", style="dim")
     elif node.role == "untouched":
-        label.append(f"  untouched, {node.frozen:,} frozen" if node.frozen else "  untouched", style="dim")
+        # short enough that deep lines fit 80 columns
+        label.append(f"  {node.frozen:,} untouched" if node.frozen else "  untouched", style="dim")
     elif node.role in ("lora", "container"):
         label.append(f"  {node.trainable:,} trainable", style="green")
     return label
@@ -152,7 +154,11 @@ def merge_report(result: MergeCheck) -> RenderableType:
     table.add_row("merged vs base + adapter, fp32 base",
                   Text(f"max logit difference {result.merged_error:.2e} (tolerance {result.tolerance:g})  ")
                   .append(verdict))
-    table.add_row("merged into the NF4 base instead", f"max logit difference {result.merged_error_4bit:.3f}")
+    table.add_row("trained model: adapter on the NF4 base, against it:", "")
+    table.add_row("  merged into a full-precision reload", f"max logit difference {result.reload_gap:.3f}")
+    table.add_row("  merged into the dequantized NF4 weights",
+                  f"max logit difference {result.dequantized_merge_error:.1e}")
+    table.add_row("  merged into the NF4 base, requantized", f"max logit difference {result.merged_error_4bit:.3f}")
     return table
 
 
@@ -197,9 +203,9 @@ class AnatomyPanel(Vertical):
             self.request, self.anatomy, self.error = request, anatomy, error
 
     def compose(self) -> ComposeResult:
+        yield Select([(f"{name}  {shorten(p.description, 44, placeholder='…')}", name)
+                      for name, p in PRESETS.items()], value=DEFAULT_MODEL, allow_blank=False, id="model")
         with Horizontal(classes="controls"):
-            yield Select([(f"{name}  {p.description[:40]}", name) for name, p in PRESETS.items()],
-                         value=DEFAULT_MODEL, allow_blank=False, id="model")
             yield Input(str(DEFAULT_RANK), id="rank", validators=[Integer(1, 4096, "rank: a whole number, 1 to 4096")])
             yield Input("auto", id="targets", placeholder="auto | all-linear | q_proj,v_proj")
         yield Static(id="status")
@@ -208,6 +214,7 @@ class AnatomyPanel(Vertical):
         yield Static(id="totals")
 
     def on_mount(self) -> None:
+        self.query_one("#tree", Tree).guide_depth = 2  # deep leaves still fit 80 columns
         self.query_one("#rank", Input).border_title = "rank r (Enter)"
         self.query_one("#targets", Input).border_title = "targets (Enter)"
         self.query_one("#rows", DataTable).add_columns(*ROW_COLUMNS)
@@ -310,7 +317,7 @@ class MergePanel(Vertical):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         event.button.disabled = True
-        self.query_one("#merge-result", Static).update(Text("loading tiny twice (fp32 and NF4)…", style="italic"))
+        self.query_one("#merge-result", Static).update(Text("loading tiny in fp32, in NF4 and dequantized…", style="italic"))
         self.run_check()
 
     @work(thread=True, exclusive=True)

@@ -12,9 +12,10 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Select, Static
 
 from lessons.panels.lab_common import LabPanel, adapter_files
-from tutor.engine.config import ConfigError, LabError, RunConfig
+from tutor.engine.config import ConfigError, RunConfig
+from tutor.engine.errors import LabError
 from tutor.engine.jobs import ADAPTER_DIR, CONFIG_FILE
-from tutor.ui.units import human_bytes
+from tutor.units import human_bytes
 from tutor.ui.widgets.answer_pairs import AnswerPairs
 from tutor.ui.widgets.config_form import ConfigForm
 from tutor.ui.widgets.live_text import LiveText
@@ -44,7 +45,7 @@ class LabComparePanel(LabPanel):
     KIND = "compare"
 
     def compose(self) -> ComposeResult:
-        yield Select([], prompt="Train a run in lab-train first", id="adapter-choice")
+        yield self.adapter_choice()
         yield Static("", id="adapter-files")
         yield ConfigForm(FORM_FIELDS, id="compare-form", flat=True)
         with Horizontal(classes="lab-buttons"):
@@ -54,16 +55,18 @@ class LabComparePanel(LabPanel):
         yield AnswerPairs(id="compare-answers", classes="run-pane")
         yield RunLog(id="compare-log", classes="run-pane")
 
-    def on_mount(self) -> None:
-        self.list_adapters()
-
-    def list_adapters(self) -> None:
-        """Offer every known train run that saved an adapter, newest first."""
+    def adapter_choice(self) -> Select:
+        """Every known train run that saved an adapter, newest first (chosen); with none, a
+        blank choice that says where to get one."""
         runs = [r for r in self.jobs.runs("train") if adapter_files(r.run_dir)]
-        choice = self.query_one("#adapter-choice", Select)
-        choice.set_options([(f"{r.run_dir.name} ({r.status})", str(r.run_dir)) for r in runs])
-        if runs:
-            choice.value = str(runs[0].run_dir)
+        if not runs:
+            return Select([], prompt="Train a run in lab-train first", id="adapter-choice")
+        return Select([(f"{r.run_dir.name} ({r.status})", str(r.run_dir)) for r in runs],
+                      value=str(runs[0].run_dir), allow_blank=False, id="adapter-choice")
+
+    def on_mount(self) -> None:  # Textual runs LabPanel's on_mount too
+        if (run_dir := self._chosen_run()) is not None:
+            self.query_one("#adapter-files", Static).update(files_table(run_dir))
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "adapter-choice" and event.value is not Select.NULL:

@@ -39,7 +39,8 @@ class LabTrainPanel(LabPanel):
         with Horizontal(classes="lab-buttons"):
             yield Button("Start training", id="start", variant="primary")
             yield Button("Cancel run (saves the adapter)", id="cancel", variant="warning")
-        yield LiveText("Nothing trained yet: the defaults are the seed's recipe. ctrl+r starts from any field.",
+        yield LiveText("Nothing trained yet: the defaults are the seed's recipe. "
+                       "ctrl+r starts it from anywhere in this lesson.",
                        classes="lab-status")
         yield RunProgress(id="train-progress", classes="run-pane")
         yield GpuGauge(id="train-gpu", classes="run-pane")

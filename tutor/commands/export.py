@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tutor.cli import CommandError
+from tutor.commands.errors import CommandError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from tutor.engine.config import LabError
+    from tutor.engine.errors import LabError
     from tutor.engine.anatomy import format_bytes
     from tutor.engine.export import export_merged, plan_export
 

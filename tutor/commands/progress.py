@@ -8,6 +8,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
+from tutor.commands.errors import CommandError
 from tutor.engine.lessons import load_catalog
 from tutor.engine.progress import load_progress
 
@@ -20,11 +21,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     progress = load_progress()
-    if progress.warning:
-        print(f"qlora-tutor: warning: {progress.warning}", file=sys.stderr)
+    if args.reset and progress.not_saved:
+        raise CommandError(f"cannot reset: {progress.not_saved}")
+    for warning in (progress.warning, progress.not_saved):
+        if warning:
+            print(f"qlora-tutor: warning: {warning}", file=sys.stderr)
     console = Console()
     if args.reset:
         progress.reset()
+        if progress.not_saved:
+            raise CommandError(f"cannot reset: {progress.not_saved}")
         console.print(f"Progress cleared ({progress.path}).")
         return 0
     table = Table("#", "Lesson", "Slug", "Status", "Quiz", box=None, pad_edge=False)

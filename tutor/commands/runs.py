@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from tutor.cli import CommandError
+from tutor.commands.errors import CommandError
 
 
 def register(subparsers) -> None:
@@ -19,20 +19,20 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tutor import paths
-    from tutor.engine.config import LabError
+    from tutor.engine.errors import LabError
     from tutor.engine.events import loss_figures
     from tutor.engine.jobs import attach, list_runs
 
     root = Path(args.root).expanduser() if args.root else paths.runs_dir()
     if args.name:
-        from tutor.commands.train import follow, with_hint
+        from tutor.commands.train import follow
 
         run_dir = Path(args.name).expanduser()
         run_dir = run_dir if run_dir.is_dir() else root / args.name
         try:
             handle = attach(run_dir)
         except LabError as exc:
-            raise CommandError(with_hint(exc)) from None
+            raise CommandError.from_lab(exc) from None
         return follow(handle, json_mode=args.json)
     runs = list_runs(root)
     if args.json:

@@ -7,7 +7,7 @@ import importlib
 
 from rich.console import Console
 
-from tutor.cli import CommandError
+from tutor.commands.errors import CommandError
 from tutor.engine.lessons import Lesson, Question, find_lesson
 
 
@@ -31,7 +31,7 @@ def quiz_markdown(quiz: tuple[Question, ...]) -> tuple[str, str]:
     questions, answers = ["## Check yourself"], ["## Answers"]
     for number, question in enumerate(quiz, 1):
         questions.append(f"{number}. {question.prompt}")
-        questions.extend(f"    {letter}. {choice}" for letter, choice in zip("abcdefgh", question.choices))
+        questions.extend(f"    - {letter}. {choice}" for letter, choice in zip("abcdefgh", question.choices))
         if question.choices:
             right = f"{'abcdefgh'[question.answer]}. {question.choices[question.answer]}"
         else:

@@ -7,10 +7,13 @@ Validation is cheap and runs before anything heavy loads.
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from tutor.engine.errors import LabError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -27,21 +30,13 @@ OPTIMIZERS = ("auto", "adamw_torch", "adamw_torch_fused", "paged_adamw_8bit", "p
 SPEEDS = ("auto", "packed", "seed")
 LR_SCHEDULERS = ("linear", "constant", "cosine")
 RECIPES = ("seed", "paper", "fast", "overfit")
-
-
-class LabError(Exception):
-    """A failure the user can fix: a one-line message plus a hint on what to do instead.
-
-    Raised anywhere in the engine; the worker turns it into an `error` event and the CLI
-    prints it without a traceback.
-    """
-
-    hint = ""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        if hint is not None:
-            self.hint = hint
+# Upper bounds that catch a typo before anything loads; none limits a run that makes sense.
+# The rank is checked again against the model's own weights once it is loaded
+# (`presets.check_rank`); the longest context among the presets is 131072 tokens.
+MAX_LORA_R = 65536
+MAX_EPOCHS = 1000
+MAX_BATCH = 65536
+MAX_LENGTH = 131072
 
 
 class ConfigError(LabError):
@@ -142,6 +137,8 @@ class RunConfig:
             expected = _expected_types(f.name)
             if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
                 errors.append(FieldError(f.name, f"expected {_type_names(expected)}, got {value!r}"))
+            elif isinstance(value, float) and not math.isfinite(value):
+                errors.append(FieldError(f.name, f"must be a finite number, got {value}"))
         if errors:
             return errors
         need(bool(self.model.strip()), "model", "must not be empty")
@@ -150,17 +147,19 @@ class RunConfig:
         need(self.quant_type in QUANT_TYPES, "quant_type", f"must be one of {', '.join(QUANT_TYPES)}")
         need(self.compute_dtype in COMPUTE_DTYPES, "compute_dtype", f"must be one of {', '.join(COMPUTE_DTYPES)}")
         need(self.lora_r >= 1, "lora_r", "must be at least 1")
+        need(self.lora_r <= MAX_LORA_R, "lora_r", f"must be at most {MAX_LORA_R}")
         need(self.lora_alpha > 0, "lora_alpha", "must be greater than 0")
         need(0 <= self.lora_dropout < 1, "lora_dropout", "must be in [0, 1)")
         need(self.lora_bias in LORA_BIASES, "lora_bias", f"must be one of {', '.join(LORA_BIASES)}")
         need(0 < self.learning_rate <= 1, "learning_rate", "must be in (0, 1]")
-        need(self.epochs > 0, "epochs", "must be greater than 0")
+        need(0 < self.epochs <= MAX_EPOCHS, "epochs", f"must be greater than 0 and at most {MAX_EPOCHS}")
         need(
-            self.batch_size == "auto" or (isinstance(self.batch_size, int) and self.batch_size >= 1),
+            self.batch_size == "auto" or (isinstance(self.batch_size, int) and 1 <= self.batch_size <= MAX_BATCH),
             "batch_size",
-            "must be auto or a whole number of at least 1",
+            f"must be auto or a whole number from 1 to {MAX_BATCH}",
         )
-        need(self.max_length >= 8, "max_length", "must be at least 8")
+        need(8 <= self.max_length <= MAX_LENGTH, "max_length", f"must be between 8 and {MAX_LENGTH}")
+        need(0 <= self.seed < 2**32, "seed", "must be between 0 and 2**32 - 1 (numpy's seed range)")
         need(self.optim in OPTIMIZERS, "optim", f"must be one of {', '.join(OPTIMIZERS)}")
         need(self.speed in SPEEDS, "speed", f"must be one of {', '.join(SPEEDS)}")
         need(self.recipe in RECIPES, "recipe", f"must be one of {', '.join(RECIPES)}")
@@ -238,6 +237,8 @@ class RunConfig:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise LabError(f"cannot read config {path}: {exc.strerror}", "Pass an existing .toml file.") from None
+        except UnicodeDecodeError:
+            raise LabError(f"config {path} is not a text file (not UTF-8)", "Pass a .toml file.") from None
         return cls.from_toml(text)
 
     def to_dict(self) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tutor.engine.config import BUNDLED_DATASET, LabError, RunConfig
+from tutor.engine.config import BUNDLED_DATASET, RunConfig
+from tutor.engine.errors import LabError
 
 BUNDLED_FILE = Path(__file__).resolve().parents[1] / "data" / "prompts.jsonl"
 TEXT_COLUMN = "text"
@@ -77,15 +78,20 @@ def _load(source: str, column: str):
         return load_dataset("json", data_files=str(BUNDLED_FILE), split="train"), column
     path = Path(source).expanduser()
     if path.suffix.lower() in LOCAL_FORMATS or path.exists():
+        if path.is_dir():
+            raise DatasetError(f"dataset {path} is a folder, not a file")
         if not path.is_file():
             raise DatasetError(f"dataset file {path} does not exist")
         builder = LOCAL_FORMATS.get(path.suffix.lower())
         if builder is None:
             raise DatasetError(f"cannot read {path.name}: unknown file type")
+        if path.stat().st_size == 0:
+            raise DatasetError(f"dataset file {path} is empty")
         try:
             dataset = load_dataset(builder, data_files=str(path), split="train")
         except Exception as exc:  # datasets raises many types for malformed files
-            raise DatasetError(f"cannot read {path}: {exc}") from exc
+            why = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise DatasetError(f"cannot read {path}: {why}") from exc
         return dataset, ("text" if builder == "text" else column)
     try:
         return load_dataset(source, split="train"), column

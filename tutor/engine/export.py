@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tutor.engine.anatomy import AnatomyError, format_bytes, read_adapter_config, resolve_config
-from tutor.engine.config import LabError
+from tutor.engine.errors import LabError
 
 BYTES_PER_PARAM = 2  # bf16
 DISK_MARGIN = 1.05  # config, tokenizer and safetensors headers on top of the weights

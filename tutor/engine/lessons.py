@@ -18,6 +18,7 @@ from lessons import LESSONS_DIR
 
 PANEL_LINE = re.compile(r"^<!--\s*panel:\s*([\w.]+:\w+)\s*-->\s*$", re.MULTILINE)
 FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n(.*)\Z", re.DOTALL)
+SECTION_HEADING = re.compile(r"^##\s+(.+?)\s*$", re.MULTILINE)
 
 
 class LessonError(ValueError):
@@ -77,6 +78,11 @@ class Lesson:
         if text := self.body[last:].strip():
             parts.append(Segment(markdown=text))
         return parts
+
+    @property
+    def headings(self) -> tuple[str, ...]:
+        """The lesson's section headings (`## ...`), in order: what Contents lists under it."""
+        return tuple(SECTION_HEADING.findall(self.body))
 
 
 def _question(raw: dict, where: str) -> Question:

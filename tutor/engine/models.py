@@ -12,7 +12,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from tutor.engine.config import LabError, RunConfig
+from tutor.engine.config import RunConfig
+from tutor.engine.errors import LabError
 from tutor.engine.presets import PRESETS, Preset, get_preset
 
 CPU_PARAM_LIMIT = 1.5e9  # above this a CPU run would take hours: say so instead
@@ -177,6 +178,39 @@ def estimated_params(source: ModelSource) -> int | None:
             return None
         return sum(p.numel() for p in meta_model(config).parameters())
     except Exception:  # an exotic architecture: no estimate, no refusal
+        return None
+
+
+UNGATED_MLP_TYPES = frozenset({"bloom", "gpt2", "gpt_neox", "opt", "falcon", "phi"})  # up/down, no gate
+
+
+def shape_of(source: ModelSource):
+    """The model's shape for the memory estimate (`memory.ModelShape`), from its config."""
+    from tutor.engine.memory import ModelShape
+    from tutor.engine.presets import preset_config
+
+    try:
+        if source.preset is not None:
+            config = preset_config(source.preset.name)
+        elif Path(source.location).is_dir():
+            from transformers import AutoConfig
+
+            config = AutoConfig.from_pretrained(source.location)
+        else:
+            return None
+        text = config.get_text_config() if hasattr(config, "get_text_config") else config
+        hidden = text.hidden_size
+        heads = text.num_attention_heads
+        head_dim = getattr(text, "head_dim", None) or hidden // heads
+        kv_heads = getattr(text, "num_key_value_heads", None) or heads
+        gated = text.model_type not in UNGATED_MLP_TYPES
+        return ModelShape(
+            hidden=hidden, layers=text.num_hidden_layers,
+            intermediate=getattr(text, "intermediate_size", None) or 4 * hidden,
+            vocab=text.vocab_size, kv_dim=kv_heads * head_dim,
+            tied_embeddings=bool(getattr(text, "tie_word_embeddings", False)), gated_mlp=gated,
+        )
+    except Exception:  # an exotic architecture: no estimate
         return None
 
 

@@ -19,8 +19,10 @@ import threading
 import traceback
 from pathlib import Path
 
-from tutor.engine.config import LabError, RunConfig
-from tutor.engine.events import EventWriter
+from tutor.engine.admission import wait_for_turn
+from tutor.engine.config import RunConfig
+from tutor.engine.errors import LabError
+from tutor.engine.events import EventWriter, RunStatus, exit_code
 from tutor.engine.jobs import ADAPTER_DIR, CONFIG_FILE, read_job
 
 
@@ -57,21 +59,24 @@ def main(argv: list[str]) -> int:
     status = run_job(run_dir, events, cancel)
     events.emit("end", status=status)
     events.close()
-    return {"finished": 0, "cancelled": 130}.get(status, 1)
+    return exit_code(status)
 
 
-def run_job(run_dir: Path, events: EventWriter, cancel: CancelFlag) -> str:
+def run_job(run_dir: Path, events: EventWriter, cancel: CancelFlag) -> RunStatus:
     """Run the job in `run_dir`; return its end status. Every failure becomes an event."""
     config = None
     try:
         kind = read_job(run_dir)["kind"]
         config = RunConfig.load(run_dir / CONFIG_FILE).check()
+        if wait_for_turn(config, kind, str(run_dir), events.emit, cancel.is_set) is None:
+            events.emit("warning", message="cancelled while waiting for its turn: nothing ran")
+            return RunStatus.CANCELLED
         JOBS[kind](config, run_dir, events, cancel)
         events.emit("phase", phase="done", message=None)
-        return "cancelled" if cancel.is_set() else "finished"
+        return RunStatus.CANCELLED if cancel.is_set() else RunStatus.FINISHED
     except Cancelled:
         events.emit("warning", message="cancelled before training started: nothing was saved")
-        return "cancelled"
+        return RunStatus.CANCELLED
     except LabError as exc:
         events.emit("error", error_type=type(exc).__name__, message=str(exc), hint=exc.hint)
     except Exception as exc:  # the job must end with an event, whatever went wrong
@@ -85,7 +90,7 @@ def run_job(run_dir: Path, events: EventWriter, cancel: CancelFlag) -> str:
             message = str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
             events.emit("error", error_type=type(exc).__name__, message=message,
                         hint=f"This looks like a bug or an unsupported setup; the traceback is in {run_dir / 'run.log'}")
-    return "failed"
+    return RunStatus.FAILED
 
 
 def run_train(config: RunConfig, run_dir: Path, events: EventWriter, cancel: CancelFlag) -> None:
@@ -220,7 +225,7 @@ def _install_signal_handlers(events: EventWriter, cancel: CancelFlag) -> None:
 
     def on_sigterm(signum, frame):
         events.emit("warning", message="terminated: stopped without finishing the current step")
-        events.emit("end", status="cancelled")
+        events.emit("end", status=RunStatus.CANCELLED)
         events.close()
         os._exit(143)
 

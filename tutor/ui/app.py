@@ -37,8 +37,11 @@ class TutorApp(App[int]):
         super().__init__()
         self.catalog: tuple[Lesson, ...] = catalog or load_catalog()
         self.progress = progress or load_progress()
+        self.progress.on_not_saved = self.warn_progress_not_saved
         self.start_lesson = start_lesson
         self.jobs = JobManager(self, runner)
+        self.lesson_places: dict[str, float] = {}  # slug -> scroll offset, to come back to
+        self.quitting = False
 
     def get_default_screen(self) -> Screen:
         return HomeScreen()
@@ -47,16 +50,24 @@ class TutorApp(App[int]):
         self.jobs.on_app_mount()
         if self.progress.warning:
             self.notify(self.progress.warning, title="Progress reset", severity="warning", timeout=15)
+        if self.progress.not_saved:
+            self.warn_progress_not_saved(self.progress.not_saved)
         if self.start_lesson:
             self.open_lesson(self.start_lesson)
 
-    def open_lesson(self, slug: str) -> None:
-        """Show a lesson: replace the lesson or doctor on screen, or open one over home."""
+    def warn_progress_not_saved(self, why: str) -> None:
+        """Lessons stay open to read; the learner is told once why nothing is remembered."""
+        self.notify(f"Lessons open read-only: {why}. Set QLORA_TUTOR_HOME to a writable folder to keep it.",
+                    title="Progress not saved", severity="warning", timeout=20)
+
+    def open_lesson(self, slug: str, section: int | None = None) -> None:
+        """Show a lesson (at its `section`-th heading, else where the learner left it): replace
+        the lesson or doctor on screen, or open one over home."""
         from tutor.ui.screens.lesson import LessonScreen
 
-        while isinstance(self.screen, ModalScreen):
-            self.pop_screen()
-        screen = LessonScreen(next(lesson for lesson in self.catalog if lesson.slug == slug))
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, LessonScreen):
+            self.pop_screen()  # pop-ups and the doctor
+        screen = LessonScreen(next(lesson for lesson in self.catalog if lesson.slug == slug), section)
         if isinstance(self.screen, HomeScreen):
             self.push_screen(screen)
         else:
@@ -83,13 +94,22 @@ class TutorApp(App[int]):
         from tutor.ui.screens.doctor import DoctorScreen
 
         if not isinstance(self.screen, DoctorScreen):
-            self.action_go_home()
-            self.push_screen(DoctorScreen())
+            while isinstance(self.screen, ModalScreen):
+                self.pop_screen()
+            self.push_screen(DoctorScreen())  # over the lesson, so Esc comes back to it
 
     async def action_quit(self) -> None:
         """Quit, unless the job manager keeps us (e.g. the learner cancels over a running job)."""
         if await self.jobs.before_quit():
+            self.quitting = True
             self.exit()
+
+    async def run_action(self, action, default_namespace=None) -> bool:
+        """Once quitting, keys already queued (`q` then `t` in one burst over a slow link) do
+        nothing: a screen opened while the app shuts down would fail to mount."""
+        if self.quitting:
+            return True
+        return await super().run_action(action, default_namespace)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield SystemCommand("Home", "The syllabus and your progress", self.action_go_home)

@@ -16,7 +16,8 @@ from tutor.engine.doctor import FAIL, WARN, Check, iter_checks
 
 class DoctorScreen(Screen):
     BINDINGS = [
-        Binding("escape,h", "app.go_home", "Home", key_display="h"),
+        Binding("escape", "app.pop_screen", "Back", key_display="esc"),
+        Binding("h", "app.go_home", "Home"),
         Binding("r", "recheck", "Re-check"),
     ]
 

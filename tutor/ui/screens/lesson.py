@@ -32,11 +32,16 @@ class LessonScreen(Screen):
         Binding("p", "previous_lesson", "Prev"),
         Binding("h", "app.go_home", "Home"),
         Binding("escape", "leave", "Leave field / home", show=False),
+        Binding("ctrl+r", "start_run", "Start run"),
     ]
 
-    def __init__(self, lesson: Lesson) -> None:
+    def __init__(self, lesson: Lesson, section: int | None = None) -> None:
         super().__init__()
         self.lesson = lesson
+        self.section = section
+        # Each Markdown segment reports when its blocks are mounted; only then can the
+        # lesson scroll to a section heading or back to where the learner was.
+        self.markdown_to_load = sum(1 for segment in lesson.segments if not segment.panel)
 
     @property
     def neighbours(self) -> tuple[Lesson | None, Lesson | None]:
@@ -50,8 +55,8 @@ class LessonScreen(Screen):
         lesson = self.lesson
         yield Header(icon="≡")
         with VerticalScroll(id="lesson-body"):
-            yield Static(f"[b]{lesson.order}. {lesson.title}[/b]\n[i]{lesson.promise}[/i]  "
-                         f"[dim]{lesson.minutes} min[/dim]", id="lesson-title")
+            yield Static(f"[b]{lesson.order}. {lesson.title}[/b]  [dim]{lesson.minutes}\u00a0min[/dim]\n"
+                         f"[i]{lesson.promise}[/i]", id="lesson-title")
             if lesson.coming:
                 yield Static("Coming soon: this lesson is still being written.", id="coming")
             for segment in lesson.segments:
@@ -73,9 +78,34 @@ class LessonScreen(Screen):
             self.app.progress.mark_opened(self.lesson.slug)
         body = self.query_one("#lesson-body")
         self.watch(body, "scroll_y", self.on_scrolled, init=False)
+        self.watch(self, "focused", self.keep_keys_working, init=False)
+        body.focus(scroll_visible=False)
+        if self.markdown_to_load == 0:
+            self.call_after_refresh(self.go_to_place)
+
+    def on_markdown_table_of_contents_updated(self) -> None:
+        self.markdown_to_load -= 1
+        if self.markdown_to_load == 0:
+            self.call_after_refresh(self.go_to_place)
+
+    def go_to_place(self) -> None:
+        """Scroll to the section asked for in Contents, else to where the learner last was."""
+        body = self.query_one("#lesson-body")
+        headings = list(self.query("MarkdownH2"))
+        if self.section is not None and self.section < len(headings):
+            body.scroll_to_widget(headings[self.section], top=True, animate=False)
+        else:
+            body.scroll_to(y=self.app.lesson_places.get(self.lesson.slug, 0), animate=False)
+
+    def keep_keys_working(self, focused: Widget | None) -> None:
+        """A pressed button that disables itself (Check answers, Start training) drops the
+        focus, and with no focus PgDn and ctrl+r have nowhere to go: give it to the prose."""
+        if focused is None and self.is_current:
+            self.query_one("#lesson-body").focus(scroll_visible=False)
 
     def on_scrolled(self) -> None:
         body = self.query_one("#lesson-body")
+        self.app.lesson_places[self.lesson.slug] = body.scroll_y
         if body.scroll_y >= body.max_scroll_y:
             self.reached_end()
 
@@ -88,6 +118,16 @@ class LessonScreen(Screen):
         self.app.progress.record_quiz(self.lesson.slug, event.score, event.total, event.passed)
         if event.passed:
             self.notify(f"Lesson {self.lesson.order} complete.", title="Quiz passed")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """ctrl+r belongs to lab lessons only (hidden elsewhere, in the footer and in help)."""
+        if action == "start_run":
+            return bool(self.query(".lab-panel"))
+        return True
+
+    def action_start_run(self) -> None:
+        """Start the lesson's lab from anywhere in it, not only from its form."""
+        self.query_one(".lab-panel").action_start()
 
     def action_leave(self) -> None:
         """Escape leaves a field first (keeping what was typed), and goes home only from the prose."""

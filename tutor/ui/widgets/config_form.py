@@ -55,7 +55,7 @@ def parse_value(name: str, text: str):
         try:
             return float(text)
         except ValueError:
-            raise ValueError("expected a number such as 0.05 or 2e-4") from None
+            raise ValueError(f"expected a number, such as the default {CONFIG_FIELDS[name].default:g}") from None
     if kind == "int | str":
         return int(text) if text.isdigit() else text
     return text

@@ -11,6 +11,14 @@ from textual.widgets import Button, Input, RadioButton, RadioSet, Static
 from tutor.engine.lessons import Question
 
 
+class AnswerChoice(RadioButton):
+    """A choice whose label wraps (with `text-wrap: wrap` in the app's CSS): Textual's radio
+    button is always one line high, which cut long answers at 80 columns."""
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        return len(self.render().wrap(width))
+
+
 class Quiz(Vertical):
     """All of a lesson's questions; the quiz is passed when every answer is right."""
 
@@ -37,15 +45,18 @@ class Quiz(Vertical):
         for number, question in enumerate(self.questions, 1):
             with Vertical(classes="question"):
                 yield Static(Content(f"{number}. {question.prompt}"), classes="prompt")
-                if question.choices:
-                    yield RadioSet(*(RadioButton(Content(choice)) for choice in question.choices))
-                else:
-                    yield Input(placeholder="your answer (a number)")
+                yield self.answer_field(question)
                 yield Static(classes="verdict")
         with Horizontal(classes="quiz-buttons"):
             yield Button("Check answers", id="check", variant="primary")
             yield Button("Try again", id="retry", disabled=True)
         yield Static(self.score_line(), id="quiz-score")
+
+    @staticmethod
+    def answer_field(question: Question) -> RadioSet | Input:
+        if question.choices:
+            return RadioSet(*(AnswerChoice(Content(choice)) for choice in question.choices))
+        return Input(placeholder="your answer (a number)")
 
     def score_line(self) -> str:
         total = len(self.questions)
@@ -75,13 +86,27 @@ class Quiz(Vertical):
         self.best_score = max(score, self.best_score or 0)
         self.query_one("#quiz-score", Static).update(self.score_line())
         self.query_one("#check", Button).disabled = True
-        self.query_one("#retry", Button).disabled = False
+        retry = self.query_one("#retry", Button)
+        retry.disabled = False
+        retry.focus(scroll_visible=False)
+        self.query_one("#quiz-score").scroll_visible(animate=False)
         self.post_message(self.Checked(score, len(self.questions)))
 
     async def retry(self) -> None:
-        """Start over with blank answers (the best score is kept)."""
-        await self.recompose()
-        self.query("RadioSet, Input").first().focus()
+        """Start over with blank answers (the best score is kept), at question 1.
+
+        Each answer field is replaced in place (new before old goes), so the quiz never
+        shrinks and the lesson's scroll position is not clamped on the way."""
+        for block, question in zip(self.query(".question"), self.questions):
+            old = block.query_one("RadioSet, Input")
+            await block.mount(self.answer_field(question), before=old)
+            await old.remove()
+            block.remove_class("-right", "-wrong")
+        self.query_one("#check", Button).disabled = False
+        self.query_one("#retry", Button).disabled = True
+        first = self.query(".question").first()
+        first.query_one("RadioSet, Input").focus(scroll_visible=False)
+        self.call_after_refresh(first.scroll_visible, top=True, animate=False)
 
     async def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

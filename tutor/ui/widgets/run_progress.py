@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import ProgressBar
 
-from tutor.ui.units import human_duration
+from tutor.units import human_duration
 from tutor.ui.widgets.live_text import LiveText
 
 

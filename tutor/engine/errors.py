@@ -1,0 +1,18 @@
+"""The engine's one exception for failures a learner can fix.
+
+It lives in the engine because the engine raises it and the worker carries it across the
+process boundary as an `error` event (message + hint); the CLI and the screens only catch it.
+"""
+
+from __future__ import annotations
+
+
+class LabError(Exception):
+    """A failure the user can fix: a one-line message plus a hint on what to do instead."""
+
+    hint = ""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint

@@ -1,0 +1,1 @@
+"""Rich renderables shared by the headless commands and the lesson panels (no textual here)."""
