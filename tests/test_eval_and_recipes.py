@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 import pytest
 
@@ -93,6 +94,8 @@ def test_loss_figures_are_named():
                "train_runtime": 12.9, "adapter_dir": "/r/adapter"}
     assert loss_figures(summary) == "mean train loss 9.4087, eval loss 9.0400, eval perplexity 8,433.6"
     assert loss_figures({"train_loss": 2.5, "eval_loss": None}) == "mean train loss 2.5000"
+    overfit = {**summary, "best_eval_loss": 6.5853, "best_eval_epoch": 13.0}
+    assert loss_figures(overfit).endswith("eval perplexity 8,433.6 (lowest: 6.5853 at epoch 13)")
     step = {"type": "progress", "t": 1.0, "step": 3, "total_steps": 9, "epoch": 0.3, "loss": 8.36, "learning_rate": None,
             "grad_norm": None, "tokens_per_s": None, "step_time_s": None, "eta_s": None, "gpu": None}
     assert invalid(step) is None and "step loss 8.3600" in describe(step)
@@ -100,3 +103,32 @@ def test_loss_figures_are_named():
                 "perplexity": 15300.15, "best": True}
     assert invalid(held_out) is None
     assert describe(held_out) == "eval at step 11 (epoch 1.00): held-out loss 9.6356, perplexity 15,300.1  (best so far)"
+
+
+class FakeEvents:
+    def __init__(self):
+        self.emitted = []
+
+    def emit(self, type_, **fields):
+        self.emitted.append((type_, fields))
+
+
+def test_callback_measures_each_epoch_end_once_and_tracks_the_best():
+    from types import SimpleNamespace
+
+    from tutor.engine.training.train import ProgressCallback
+
+    events = FakeEvents()
+    callback = ProgressCallback(events, lambda: False, evaluate=True)
+    state = SimpleNamespace(global_step=4, max_steps=12, epoch=1.0)
+    control = SimpleNamespace(should_evaluate=False)
+    assert callback.on_epoch_end(None, state, control).should_evaluate
+    for step, loss in ((4, 3.0), (8, 2.5), (12, 2.75)):
+        state.global_step, state.epoch = step, step / 4
+        callback.on_evaluate(None, state, control, metrics={"eval_loss": loss})
+    control.should_evaluate = False
+    assert not callback.on_epoch_end(None, state, control).should_evaluate  # step 12 was just measured
+    assert [(f["step"], f["best"]) for _, f in events.emitted] == [(4, True), (8, True), (12, False)]
+    assert events.emitted[1][1]["perplexity"] == round(math.exp(2.5), 2)
+    assert callback.eval_summary() == dict(eval_loss=2.75, eval_perplexity=round(math.exp(2.75), 2),
+                                           best_eval_loss=2.5, best_eval_step=8, best_eval_epoch=2.0)

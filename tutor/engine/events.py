@@ -333,6 +333,9 @@ def loss_figures(summary: dict) -> str:
     text = f"mean train loss {summary['train_loss']:.4f}"
     if summary.get("eval_loss") is not None:
         text += f", eval loss {summary['eval_loss']:.4f}, eval perplexity {summary['eval_perplexity']:,.1f}"
+    best = summary.get("best_eval_loss")
+    if best is not None and best < summary["eval_loss"]:  # it turned up: the sign of overfitting
+        text += f" (lowest: {best:.4f} at epoch {summary['best_eval_epoch']:g})"
     return text
 
 

@@ -89,13 +89,13 @@ class AnswerPairs(Vertical):
         for index, prompt in enumerate(self.prompts):
             base, tuned = self.answers.get((index, "base"), ""), self.answers.get((index, "tuned"), "")
             label = "the lesson's prompt" if index == 0 else f"held-out prompt {index}"
-            blocks.append(Text.assemble((f"{label}: ", "dim"), (prompt, "italic")))
+            blocks.append(Text.assemble((f"\n{label}: ", "dim"), (prompt, "italic")))
             blocks.append(self._row(*(word_diff(base, tuned) if tuned else (Text(base), Text("")))))
         return Group(*blocks)
 
     @staticmethod
     def _row(left: Text, right: Text) -> Table:
-        grid = Table.grid(expand=True, padding=(0, 2, 1, 0))
+        grid = Table.grid(expand=True, padding=(0, 2, 0, 0))
         grid.add_column(ratio=1)
         grid.add_column(ratio=1)
         grid.add_row(left, right)

@@ -18,6 +18,7 @@ from textual_plotext import PlotextPlot
 REDRAW_S = 0.5
 Y_HEADROOM = 1.1  # the uniform-guess line sits a little below the top
 GUESS_DOTS = 40  # points of the dotted uniform-guess line
+MAX_MARKERS = 15  # more held-out points than this are drawn as a line only
 
 
 @dataclass
@@ -154,7 +155,9 @@ class LossChart(PlotextPlot):
         plt = self.plt
         if curves.steps:
             plt.plot(curves.steps, curves.losses, marker="braille", color=colors[0], label=f"{prefix}train loss")
-        if curves.eval_steps:
+        if len(curves.eval_steps) > MAX_MARKERS:  # markers that close would merge into a band
+            plt.plot(curves.eval_steps, curves.eval_losses, marker="braille", color=colors[1], label=f"{prefix}eval loss")
+        elif curves.eval_steps:
             plt.plot(curves.eval_steps, curves.eval_losses, marker="braille", color=colors[1])
             plt.scatter(curves.eval_steps, curves.eval_losses, marker="◆", color=colors[1], label=f"{prefix}eval loss")
         best = curves.best_eval()
