@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from rich.text import Text
 from textual.widgets import Button, Input, Select, Static, Switch
 
 from fakes import ANSWERS, HELD_OUT_PROMPT, PROMPT, FakeRunner
@@ -20,7 +21,7 @@ from lessons.panels.lab_baseline import LabBaselinePanel
 from lessons.panels.lab_compare import LabComparePanel
 from lessons.panels.lab_train import LabTrainPanel
 from tutor.ui.app import create_app
-from tutor.ui.widgets.answer_pairs import AnswerPairs, word_diff
+from tutor.ui.widgets.answer_pairs import AnswerPairs, underline_runs, word_diff
 from tutor.ui.widgets.gpu_gauge import GpuGauge
 from tutor.ui.widgets.loss_chart import LossChart
 from tutor.ui.widgets.model_footprint import ModelFootprint
@@ -292,6 +293,8 @@ def test_word_diff_highlights_only_the_changed_words() -> None:
     assert changed(before) == ["am", "and I coach"]
     assert changed(after) == ["want you to act as"]
     assert after.plain == "I want you to act as a coach "
+    shaped = underline_runs(Text("Fine. My first request is: help."), ["my first request is"])
+    assert [shaped.plain[s.start:s.end] for s in shaped.spans if s.style == "underline"] == ["My first request is"]
 
 
 async def test_lab_compare_without_adapters_says_to_train_first() -> None:

@@ -7,6 +7,7 @@ Fed by a compare job's events: `prompts` (what it will ask and how it decodes), 
 
 from __future__ import annotations
 
+import re
 from difflib import SequenceMatcher
 from pathlib import Path
 
@@ -21,6 +22,16 @@ from tutor.ui.widgets.live_text import LiveText
 
 STREAMS = ("base", "tuned")
 CHANGED = {"base": "red", "tuned": "bold green"}
+SHAPE_STYLE = "underline"
+
+
+def underline_runs(text: Text, runs: list[str]) -> Text:
+    """Underline each run of words (as tutor.engine.shape found it: lower-cased, without
+    punctuation) where it occurs in the answer, so the learner sees what made it count."""
+    for run in runs:
+        pattern = r"\b" + r"\W+".join(re.escape(word) for word in run.split()) + r"\b"
+        text.highlight_regex(re.compile(pattern, re.IGNORECASE), SHAPE_STYLE)
+    return text
 
 
 def word_diff(base: str, tuned: str) -> tuple[Text, Text]:
@@ -43,6 +54,7 @@ class AnswerPairs(Vertical):
         super().__init__(id=id, classes=classes)
         self.prompts: list[str] = []
         self.answers: dict[tuple[int, str], str] = {}
+        self.shape_runs: dict[tuple[int, str], list[str]] = {}
 
     def compose(self) -> ComposeResult:
         yield LiveText("", classes="answer-pairs-decoding")
@@ -59,9 +71,12 @@ class AnswerPairs(Vertical):
                     f"[b]decoding:[/b] {event['decoding']}  [dim](a repetition penalty above 1 lowers every "
                     f"token already written, the prompt's own words too)[/dim]")
             elif kind == "shape":
+                for stream in STREAMS:  # the runs are per held-out answer, prompt 1 onwards
+                    for index, runs in enumerate(event[f"{stream}_runs"], start=1):
+                        self.shape_runs[index, stream] = runs
                 self.query_one(".answer-pairs-shape", LiveText).show(
                     f"[b]takes the training data's shape[/b] (repeats a 4-word run that 3+ training prompts "
-                    f"share and its own prompt lacks): base {event['base']}/{event['total']} · "
+                    f"share and its own prompt lacks, underlined below): base {event['base']}/{event['total']} · "
                     f"fine-tuned [b]{event['tuned']}/{event['total']}[/b]")
             elif kind in ("token", "generation") and event.get("stream") in STREAMS:
                 key = (int(event.get("index") or 0), event["stream"])
@@ -78,7 +93,7 @@ class AnswerPairs(Vertical):
             self.query_one(".answer-pairs-body", Static).update(self._pairs())
 
     def clear(self) -> None:
-        self.prompts, self.answers = [], {}
+        self.prompts, self.answers, self.shape_runs = [], {}, {}
         for line in self.query(LiveText):
             line.show("")
         self.query_one(".answer-pairs-body", Static).update("")
@@ -90,7 +105,9 @@ class AnswerPairs(Vertical):
             base, tuned = self.answers.get((index, "base"), ""), self.answers.get((index, "tuned"), "")
             label = "the lesson's prompt" if index == 0 else f"held-out prompt {index}"
             blocks.append(Text.assemble((f"\n{label}: ", "dim"), (prompt, "italic")))
-            blocks.append(self._row(*(word_diff(base, tuned) if tuned else (Text(base), Text("")))))
+            before, after = word_diff(base, tuned) if tuned else (Text(base), Text(""))
+            blocks.append(self._row(underline_runs(before, self.shape_runs.get((index, "base"), [])),
+                                    underline_runs(after, self.shape_runs.get((index, "tuned"), []))))
         return Group(*blocks)
 
     @staticmethod
