@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,14 @@ def fake_jobs():
     from fakes import forget_all_jobs
 
     forget_all_jobs()
+
+
+async def wait_until(pilot, condition, timeout: float = 30.0) -> None:
+    """Let the app under test run until `condition()` holds: a wait on state, never a fixed
+    sleep, so a loaded machine only makes a test slower, not red. Fails after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {condition.__code__.co_filename}:"
+                        f"{condition.__code__.co_firstlineno}")
+        await pilot.pause(0.05)

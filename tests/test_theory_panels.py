@@ -17,7 +17,7 @@ from lessons.panels.lora_rank import RankCounter, SvdRankPlot, ZeroInitPanel, wh
 from lessons.panels.nf4 import DoubleQuantPanel, FormatErrorPanel, NF4HistogramPanel, NF4LevelsPanel
 from lessons.panels.quantization import AbsmaxCalculator, CosineRoundTripPlot, OutlierPanel
 from lessons.panels.why_qlora import MemoryBillPanel
-from tutor.engine.lessons import find_lesson
+from tutor.engine.lessons import find_lesson, resolve_panel
 
 SIZES = [(80, 24), (160, 50)]
 
@@ -259,7 +259,7 @@ async def test_memory_bill_follows_a_typed_size():
 )
 def test_reports_print_the_pinned_figures(slug, pinned):
     reports = [
-        as_text(__import__(seg.panel.split(":")[0], fromlist=["_"]).__dict__[seg.panel.split(":")[1]].report())
+        as_text(resolve_panel(seg.panel).report())
         for seg in find_lesson(slug).segments
         if seg.panel
     ]

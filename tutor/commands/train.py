@@ -17,6 +17,7 @@ from dataclasses import fields
 
 from tutor.commands.errors import CommandError
 from tutor.engine.events import RunStatus, describe, exit_code, status_of
+from tutor.render.events import event_line
 
 SHORT_FLAGS = {"learning_rate": "--lr"}
 
@@ -190,8 +191,8 @@ class RichPrinter(JsonPrinter):
             else:
                 self.console.print()
             self.streaming = False
-        elif kind != "error" and (line := describe(event)):
-            self.console.print(line, markup=False, highlight=False)
+        elif kind != "error" and (line := event_line(event)):
+            self.console.print(line, highlight=False)
 
 
 def whole_number(text: str) -> int:

@@ -13,8 +13,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from tutor.engine.anatomy import AnatomyError, format_bytes, read_adapter_config, resolve_config
+from tutor.engine.anatomy import AnatomyError, read_adapter_config, resolve_config
 from tutor.engine.errors import LabError
+from tutor.units import decimal_bytes
 
 BYTES_PER_PARAM = 2  # bf16
 DISK_MARGIN = 1.05  # config, tokenizer and safetensors headers on top of the weights
@@ -70,14 +71,14 @@ def plan_export(adapter_dir: Path, output_dir: Path) -> ExportPlan:
     )
     if plan.disk_free < plan.disk_needed:
         raise ExportError(
-            f"not enough disk for the merged model: it needs {format_bytes(plan.disk_needed)}, "
-            f"{_existing_ancestor(output_dir)} has {format_bytes(plan.disk_free)} free",
+            f"not enough disk for the merged model: it needs {decimal_bytes(plan.disk_needed)}, "
+            f"{_existing_ancestor(output_dir)} has {decimal_bytes(plan.disk_free)} free",
             "free some space or pick --output on another disk",
         )
     if plan.ram_available < plan.ram_needed:
         raise ExportError(
-            f"not enough memory to merge: loading the 16-bit base needs about {format_bytes(plan.ram_needed)}, "
-            f"{format_bytes(plan.ram_available)} is available",
+            f"not enough memory to merge: loading the 16-bit base needs about {decimal_bytes(plan.ram_needed)}, "
+            f"{decimal_bytes(plan.ram_available)} is available",
             "close other programs or export on a machine with more RAM; "
             "the adapter alone still works with the 4-bit base",
         )

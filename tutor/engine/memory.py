@@ -39,11 +39,6 @@ from tutor.engine.quantization import constant_bits_per_param
 
 GB = 1e9
 METHODS = ("full", "lora", "qlora")
-METHOD_LABELS = {
-    "full": "Full fine-tuning (16-bit, Adam)",
-    "lora": "LoRA on a 16-bit base",
-    "qlora": "QLoRA (NF4 + double-quant base)",
-}
 COMMON_GPUS_GB = (16, 24, 48, 80)
 CONVENTIONS = {
     "paper": "16-bit weights + gradients, fp32 Adam: 12 bytes/param (QLoRA paper)",

@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tutor.engine.errors import LabError
+from tutor.engine.flops import MatmulShape, training_flops_per_token
 from tutor.engine.memory import FP32_BYTES, ModelShape, activation_bytes
-from tutor.engine.throughput import ModelShape as FlopShape
-from tutor.engine.throughput import training_flops_per_token
 
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "bench" / "results"
 # The lab engine's committed defaults ("tutor" in bench/train_speed.py), measured on an H100:
@@ -172,7 +171,7 @@ def references() -> list[Reference]:
         first, preset = results[0], BENCH_SHAPES[model]
         batch, max_length = first["settings"]["batch"], first["settings"]["max_length"]
         config = PRESETS[preset].config
-        shape = FlopShape(matmul_params=first["matmul_params"], hidden=config["hidden_size"],
+        shape = MatmulShape(matmul_params=first["matmul_params"], hidden=config["hidden_size"],
                           layers=config.get("num_hidden_layers") or config["n_layer"])
         out.append(Reference(
             model=preset, batch_size=batch, max_length=max_length, runs=tuple(r["file"] for r in results),
@@ -207,7 +206,7 @@ def plan(settings: PlanSettings) -> Plan:
     }
     matmul = anatomy.quantizable_params + text.vocab_size * text.hidden_size
     flops = training_flops_per_token(
-        FlopShape(matmul_params=matmul, layers=text.num_hidden_layers, hidden=text.hidden_size), settings.max_length)
+        MatmulShape(matmul_params=matmul, layers=text.num_hidden_layers, hidden=text.hidden_size), settings.max_length)
     refs = references()
     if not refs:
         raise PlanError("no committed GPU measurements in bench/results to estimate speed from")

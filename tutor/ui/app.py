@@ -10,7 +10,7 @@ from textual.screen import ModalScreen, Screen
 
 from tutor.engine.lessons import Lesson, load_catalog
 from tutor.engine.progress import Progress, load_progress
-from tutor.ui.commands import LessonCommands
+from tutor.ui.palette import LessonCommands
 from tutor.ui.job_manager import JobManager
 from tutor.ui.screens.home import HomeScreen
 

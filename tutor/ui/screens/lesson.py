@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -12,15 +10,14 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Markdown, Static
 
-from tutor.engine.lessons import Lesson
+from tutor.engine.lessons import Lesson, resolve_panel
 from tutor.ui.widgets.quiz import Quiz
 
 
 def load_panel(ref: str) -> Widget:
     """Build the panel `module.path:ClassName`; a panel that fails shows a note instead."""
-    module_name, _, class_name = ref.partition(":")
     try:
-        return getattr(importlib.import_module(module_name), class_name)()
+        return resolve_panel(ref)()
     except Exception as exc:  # one broken panel must not take the lesson down
         return Static(Content(f"Panel {ref} could not load: {type(exc).__name__}: {exc}"),
                       classes="panel-error")
