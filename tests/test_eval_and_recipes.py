@@ -132,3 +132,19 @@ def test_callback_measures_each_epoch_end_once_and_tracks_the_best():
     assert events.emitted[1][1]["perplexity"] == round(math.exp(2.5), 2)
     assert callback.eval_summary() == dict(eval_loss=2.75, eval_perplexity=round(math.exp(2.75), 2),
                                            best_eval_loss=2.5, best_eval_step=8, best_eval_epoch=2.0)
+
+
+def test_compare_asks_the_training_runs_held_out_prompts(tmp_path):
+    from tutor.engine.jobs import CONFIG_FILE
+    from tutor.engine.worker import _training_split
+
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    events = FakeEvents()
+    assert _training_split(adapter, events) == ([], [])  # an adapter from elsewhere: no config
+    RunConfig().save(tmp_path / CONFIG_FILE)
+    train, held = _training_split(adapter, events)
+    assert (len(train), len(held)) == (42, 8) and held == list(split_held_out(load_training_data(RunConfig()), RunConfig())[1]["text"])
+    RunConfig(dataset=str(tmp_path / "gone.jsonl")).save(tmp_path / CONFIG_FILE)
+    assert _training_split(adapter, events) == ([], [])
+    assert "the training run's data did not load" in events.emitted[-1][1]["message"]

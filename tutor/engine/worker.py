@@ -146,7 +146,7 @@ def run_compare(config: RunConfig, run_dir: Path, events: EventWriter, cancel: C
 
     if not config.adapter:
         raise LabError("compare needs an adapter", "Set adapter (--adapter) to the adapter/ folder of a train run.")
-    train_texts, held_out = _training_split(Path(config.adapter).expanduser())
+    train_texts, held_out = _training_split(Path(config.adapter).expanduser(), events)
     prompts = [config.prompt] + [opening(text) for text in held_out[:MAX_HELD_OUT_PROMPTS]]
     events.emit("prompts", prompts=prompts, held_out=len(prompts) - 1, decoding=describe_decoding(config))
     model, tokenizer, _, _ = _load_model(config, events, for_training=False)
@@ -164,15 +164,19 @@ def run_compare(config: RunConfig, run_dir: Path, events: EventWriter, cancel: C
                     base_runs=counts["base"].runs, tuned_runs=counts["tuned"].runs)
 
 
-def _training_split(adapter: Path) -> tuple[list[str], list[str]]:
+def _training_split(adapter: Path, events: EventWriter) -> tuple[list[str], list[str]]:
     """(training texts, held-out texts) of the lab run that saved `adapter`, from its config;
-    both empty for an adapter from elsewhere."""
+    both empty for an adapter from elsewhere, or when that run's data no longer loads."""
     from tutor.engine.data import held_out_texts
 
     config_file = adapter.parent / CONFIG_FILE
     if not config_file.is_file():
         return [], []
-    return held_out_texts(RunConfig.load(config_file))
+    try:
+        return held_out_texts(RunConfig.load(config_file))
+    except LabError as exc:
+        events.emit("warning", message=f"only the lesson's prompt: the training run's data did not load ({exc})")
+        return [], []
 
 
 JOBS = {"train": run_train, "generate": run_generate, "compare": run_compare}
