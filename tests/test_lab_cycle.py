@@ -143,7 +143,7 @@ def test_errors_in_the_job_become_error_events_with_hints(tmp_path):
 
 
 def test_headless_train_prints_events_and_exits_by_status(tmp_path, capsys):
-    code = main(["train", "--json", "--device", "cpu", "--epochs", "1", "--num-samples", "8", "--max-new-tokens", "5",
+    code = main(["train", "--json", "--device", "cpu", "--epochs", "1", "--num-samples", "8", "--eval-fraction", "0", "--max-new-tokens", "5",
                  "--output", str(tmp_path / "cli-run")])
     assert code == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
