@@ -61,6 +61,7 @@ def test_answers_from_a_model_left_in_training_state_are_plain_greedy_with_the_c
         assert plain_generate(lora_model, tokenizer) != reference  # the adapter counts
     lora_model.train()
     lora_model.gradient_checkpointing_enable()  # in train mode this switches the KV cache off
+    lora_model.config.use_cache = False  # as models.load_base(for_training=True) leaves it
     installed = fastlora.install(lora_model)
     layer = next(m for m in lora_model.modules() if "_library_forward" in m.__dict__)
     seen_lengths, forwards = [], []
@@ -78,6 +79,7 @@ def test_answers_from_a_model_left_in_training_state_are_plain_greedy_with_the_c
     assert {id(f) for f in forwards} == {id(layer._library_forward)}  # not fastlora's training function
     assert lora_model.training and layer.forward.__func__ is fastlora._fast_lora_forward  # put back
     lora_model.gradient_checkpointing_disable()
+    lora_model.config.use_cache = True
     lora_model.eval()
 
 

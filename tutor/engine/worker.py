@@ -104,9 +104,7 @@ def run_train(config: RunConfig, run_dir: Path, events: EventWriter, cancel: Can
     targets = detect_targets(model, config.target_module_spec())
     cancel.check()
     events.emit("phase", phase="baseline", message="the base model answers before training")
-    model.config.use_cache = True
-    generate_answer(model, tokenizer, config, "base", events, cancel.is_set)
-    model.config.use_cache = False
+    generate_answer(model, tokenizer, config, "base", events, cancel.is_set)  # with its KV cache, whatever the flags
     cancel.check()
     summary = train_adapter(model, tokenizer, dataset, config, targets, run_dir, device, dtype, events, cancel.is_set)
     if summary["cancelled"]:
