@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from tutor.engine import jobs
-from tutor.engine.events import EVENTS_FILE, EventTail, EventWriter
+from tutor.engine.events import EVENTS_FILE, EventTail, EventWriter, RunStatus, read_all, status_of
 from tutor.paths import runs_dir
 
 _JOBS: dict[Path, FakeJob] = {}
@@ -138,6 +138,12 @@ class FakeHandle:
     def is_running(self) -> bool:
         job = self._job()
         return job is not None and job.is_alive()
+
+    def wait(self, timeout: float) -> RunStatus:
+        """Like ProcessHandle.wait: block until the job ends (or timeout); its status."""
+        if job := self._job():
+            job.join(timeout)
+        return status_of(read_all(self.run_dir), self.is_running())
 
     def cancel(self) -> None:
         """Like SIGINT to the real job: it stops at its next step (a held job stays held)."""

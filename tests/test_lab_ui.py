@@ -7,14 +7,13 @@ import io
 import subprocess
 import sys
 import textwrap
-import time
-from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 from textual.widgets import Button, Input, Select, Static
 
+from conftest import wait_until
 from fakes import ANSWERS, FakeRunner
 from lessons.panels.lab_baseline import LabBaselinePanel
 from lessons.panels.lab_compare import LabComparePanel
@@ -43,11 +42,9 @@ def log_text(log: RunLog) -> str:
     return "\n".join(strip.text for strip in log.lines)
 
 
-async def wait_until(pilot, condition, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        await pilot.pause(0.05)
+def ended(panel) -> bool:
+    """The panel has shown its run's last event (the log's `■ run ...` line): every pane is done."""
+    return "■ run" in log_text(panel.query_one(RunLog))
 
 
 async def click(pilot, selector: str) -> None:
@@ -75,8 +72,8 @@ async def test_lab_train_runs_to_completion() -> None:
     async with app.run_test(size=SIZE) as pilot:
         panel, chart, progress = train_panes(app)
         await click(pilot, "#start")
-        await wait_until(pilot, lambda: panel.run is not None and panel.run.status == "finished")
-        await pilot.pause(0.6)  # one chart redraw
+        await wait_until(pilot, lambda: panel.run is not None and ended(panel))
+        assert panel.run.status == "finished"
         assert chart.steps == list(range(1, 9))
         assert chart.losses[0] > chart.losses[-1]
         assert "training loss" in plain(chart.render())
@@ -146,8 +143,8 @@ async def test_an_error_from_the_job_shows_message_and_hint() -> None:
     async with app.run_test(size=SIZE) as pilot:
         panel = app.screen.query_one(LabTrainPanel)
         await click(pilot, "#start")
-        await wait_until(pilot, lambda: panel.run is not None and panel.run.status == "failed")
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: panel.run is not None and ended(panel))
+        assert panel.run.status == "failed"
         status = shown(panel.query_one(".lab-status", Static))
         assert "failed: the dataset has no column 'prompt'" in status
         assert "hint: Set text_column to one of: act, text" in status
@@ -165,8 +162,8 @@ async def test_cancel_stops_at_the_next_step_and_saves_the_adapter() -> None:
         assert "stopping after the current step" in shown(panel.query_one(".lab-status", Static))
         assert panel.query_one("#cancel", Button).disabled
         FakeRunner.release_all()
-        await wait_until(pilot, lambda: panel.run.status == "cancelled")
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: ended(panel))
+        assert panel.run.status == "cancelled"
         assert chart.steps == [1, 2, 3]
         assert "cancelled after 3 steps" in log_text(panel.query_one(RunLog)).replace("\n", "")
         assert "the adapter holds what was trained" in shown(panel.query_one(".lab-status", Static))
@@ -174,53 +171,45 @@ async def test_cancel_stops_at_the_next_step_and_saves_the_adapter() -> None:
 
 
 async def test_leaving_the_lesson_keeps_the_run_and_coming_back_replays_it() -> None:
-    try:
-        app = create_app(start_lesson="lab-train", runner=FakeRunner(steps=8, hold_after_step=4))
-        async with app.run_test(size=SIZE) as pilot:
-            panel, chart, _ = train_panes(app)
-            await click(pilot, "#start")
-            await wait_until(pilot, lambda: len(chart.steps) == 4)
-            run = panel.run
-            app.open_lesson("why-qlora")
-            await pilot.pause(0.3)
-            assert not app.screen.query(LabTrainPanel)
-            assert run.is_active
-            FakeRunner.release_all()
-            await wait_until(pilot, lambda: run.status == "finished")
-            app.open_lesson("lab-train")
-            await pilot.pause(0.3)
-            panel, chart, progress = train_panes(app)
-            assert panel.run is run
-            assert chart.steps == list(range(1, 9))
-            assert "step 8/8" in shown(progress)
-    finally:
+    app = create_app(start_lesson="lab-train", runner=FakeRunner(steps=8, hold_after_step=4))
+    async with app.run_test(size=SIZE) as pilot:
+        panel, chart, _ = train_panes(app)
+        await click(pilot, "#start")
+        await wait_until(pilot, lambda: len(chart.steps) == 4)
+        run = panel.run
+        app.open_lesson("why-qlora")
+        await wait_until(pilot, lambda: not app.screen.query(LabTrainPanel))
+        assert run.is_active
         FakeRunner.release_all()
+        await wait_until(pilot, lambda: run.status == "finished")
+        app.open_lesson("lab-train")
+        await wait_until(pilot, lambda: app.screen.query(LabTrainPanel) and ended(app.screen.query_one(LabTrainPanel)))
+        panel, chart, progress = train_panes(app)
+        assert panel.run is run
+        assert chart.steps == list(range(1, 9))
+        assert "step 8/8" in shown(progress)
 
 
 async def test_relaunching_the_app_reattaches_and_replays_the_loss_curve() -> None:
-    try:
-        first = create_app(start_lesson="lab-train", runner=FakeRunner(steps=8, hold_after_step=4))
-        async with first.run_test(size=SIZE) as pilot:
-            panel, chart, _ = train_panes(first)
-            await click(pilot, "#start")
-            await wait_until(pilot, lambda: len(chart.steps) == 4)
-            run_dir = panel.run.run_dir
-        # The UI is gone; the job (held at step 4) is not. A new app, same QLORA_TUTOR_HOME:
-        second = create_app(start_lesson="lab-train", runner=FakeRunner())
-        async with second.run_test(size=SIZE) as pilot:
-            panel, chart, progress = train_panes(second)
-            await wait_until(pilot, lambda: len(chart.steps) == 4)
-            assert panel.run.run_dir == run_dir and panel.run.is_active
-            assert chart.steps == [1, 2, 3, 4]
-            assert "step 4/8" in shown(progress)
-            assert panel.query_one("#start", Button).disabled
-            FakeRunner.release_all()
-            await wait_until(pilot, lambda: panel.run.status == "finished")
-            await pilot.pause(0.2)
-            assert chart.steps == list(range(1, 9))
-            assert "step 8/8" in shown(progress) and "finished" in shown(progress)
-    finally:
+    first = create_app(start_lesson="lab-train", runner=FakeRunner(steps=8, hold_after_step=4))
+    async with first.run_test(size=SIZE) as pilot:
+        panel, chart, _ = train_panes(first)
+        await click(pilot, "#start")
+        await wait_until(pilot, lambda: len(chart.steps) == 4)
+        run_dir = panel.run.run_dir
+    # The UI is gone; the job (held at step 4) is not. A new app, same QLORA_TUTOR_HOME:
+    second = create_app(start_lesson="lab-train", runner=FakeRunner())
+    async with second.run_test(size=SIZE) as pilot:
+        panel, chart, progress = train_panes(second)
+        await wait_until(pilot, lambda: len(chart.steps) == 4 and "step 4/8" in shown(progress))
+        assert panel.run.run_dir == run_dir and panel.run.is_active
+        assert chart.steps == [1, 2, 3, 4]
+        assert panel.query_one("#start", Button).disabled
         FakeRunner.release_all()
+        await wait_until(pilot, lambda: ended(panel))
+        assert panel.run.status == "finished"
+        assert chart.steps == list(range(1, 9))
+        assert "step 8/8" in shown(progress) and "finished" in shown(progress)
 
 
 async def test_lab_baseline_shows_footprint_and_streams_the_answer() -> None:
@@ -231,8 +220,8 @@ async def test_lab_baseline_shows_footprint_and_streams_the_answer() -> None:
         assert "teaching model" in tiny_label
         await type_into(pilot, "#field-prompt", "Say hi")
         await click(pilot, "#start")
-        await wait_until(pilot, lambda: panel.run is not None and panel.run.status == "finished")
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: panel.run is not None and ended(panel))
+        assert panel.run.status == "finished"
         card = shown(panel.query_one(ModelFootprint))
         assert "teaching model" in card
         assert "4-bit" in card and "976.56 KiB" in card and "16-bit" in card and "2.38 MiB" in card
@@ -244,18 +233,16 @@ async def test_lab_baseline_shows_footprint_and_streams_the_answer() -> None:
 
 async def test_lab_compare_lists_adapter_files_and_streams_both_answers() -> None:
     trained = FakeRunner(steps=2).start("train", None)
-    while trained.is_running():
-        time.sleep(0.02)
+    assert trained.wait(timeout=30) == "finished"
     runner = FakeRunner()
     app = create_app(start_lesson="lab-compare", runner=runner)
     async with app.run_test(size=SIZE) as pilot:
         panel = app.screen.query_one(LabComparePanel)
-        await pilot.pause(0.3)
-        files = shown(panel.query_one("#adapter-files", Static))
-        assert "adapter_model.safetensors" in files and "4.00 KiB" in files
+        await wait_until(pilot, lambda: "adapter_model.safetensors" in shown(panel.query_one("#adapter-files", Static)))
+        assert "4.00 KiB" in shown(panel.query_one("#adapter-files", Static))
         await click(pilot, "#start")
-        await wait_until(pilot, lambda: panel.run is not None and panel.run.status == "finished")
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: panel.run is not None and ended(panel))
+        assert panel.run.status == "finished"
         assert panel.query_one("#compare-base", StreamView).text == ANSWERS["base"] + " "
         assert panel.query_one("#compare-tuned", StreamView).text == ANSWERS["tuned"] + " "
         kind, config = runner.started[0]
@@ -285,17 +272,18 @@ def test_the_ui_never_imports_torch() -> None:
         """
         import asyncio, sys
         sys.path.insert(0, "tests")
+        from conftest import wait_until
         from fakes import FakeRunner
         from tutor.ui.app import create_app
 
         async def main():
             app = create_app(start_lesson="lab-train", runner=FakeRunner(steps=2))
             async with app.run_test(size=(130, 60)) as pilot:
-                for slug in ("lab-baseline", "lab-train", "lab-compare"):
+                for slug in ("lab-baseline", "lab-compare", "lab-train"):
                     app.open_lesson(slug)
-                    await pilot.pause(0.2)
+                    await wait_until(pilot, lambda: app.screen.query("#start"))
                 app.screen.query_one("#start").press()
-                await pilot.pause(1.0)
+                await wait_until(pilot, lambda: app.jobs.runs() and app.jobs.runs()[0].status != "running")
 
         asyncio.run(main())
         heavy = sorted(m for m in ("torch", "transformers", "peft", "trl", "bitsandbytes") if m in sys.modules)
@@ -309,7 +297,6 @@ def test_the_ui_never_imports_torch() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(find_spec("tutor.engine.worker") is None, reason="the lab engine's worker is not written yet")
 async def test_lab_train_on_the_real_tiny_model() -> None:
     """The real child process: tiny model, a few steps, on CPU (about a minute)."""
     app = create_app(start_lesson="lab-train")
@@ -317,8 +304,7 @@ async def test_lab_train_on_the_real_tiny_model() -> None:
         panel, chart, progress = train_panes(app)
         panel.query_one("#field-epochs", Input).value = "1"
         await click(pilot, "#start")
-        await wait_until(pilot, lambda: panel.run is not None and panel.run.status != "running", timeout=300)
-        await pilot.pause(0.6)
+        await wait_until(pilot, lambda: panel.run is not None and ended(panel), timeout=300)
         log = log_text(panel.query_one(RunLog))
         assert panel.run.status == "finished", log
         assert chart.steps and chart.steps[-1] == int(shown(progress).split("step ")[1].split("/")[0])

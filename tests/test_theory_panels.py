@@ -17,7 +17,7 @@ from lessons.panels.lora_rank import RankCounter, SvdRankPlot, ZeroInitPanel, wh
 from lessons.panels.nf4 import DoubleQuantPanel, FormatErrorPanel, NF4HistogramPanel, NF4LevelsPanel
 from lessons.panels.quantization import AbsmaxCalculator, CosineRoundTripPlot, OutlierPanel
 from lessons.panels.why_qlora import MemoryBillPanel
-from tutor.engine.lessons import find_lesson
+from tutor.engine.lessons import find_lesson, resolve_panel
 
 SIZES = [(80, 24), (160, 50)]
 
@@ -240,6 +240,18 @@ async def test_memory_bill_takes_the_papers_65b_recipe():
         assert "rank: a whole number" in shown(app, "#message")
 
 
+async def test_memory_bill_controls_fit_the_lesson_column_at_80_columns():
+    from tutor.ui.app import create_app
+
+    app = create_app(start_lesson="why-qlora")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        panel = app.screen.query_one(MemoryBillPanel)
+        inside = panel.content_region
+        for control in panel.query("Button, Select, Input, Checkbox"):
+            assert control.region.right <= inside.right, control.id
+
+
 async def test_memory_bill_follows_a_typed_size():
     app = Harness(MemoryBillPanel)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -259,7 +271,7 @@ async def test_memory_bill_follows_a_typed_size():
 )
 def test_reports_print_the_pinned_figures(slug, pinned):
     reports = [
-        as_text(__import__(seg.panel.split(":")[0], fromlist=["_"]).__dict__[seg.panel.split(":")[1]].report())
+        as_text(resolve_panel(seg.panel).report())
         for seg in find_lesson(slug).segments
         if seg.panel
     ]

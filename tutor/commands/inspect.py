@@ -39,9 +39,9 @@ def parse_targets(text: str) -> str | tuple[str, ...]:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from lessons.panels.anatomy import anatomy_report, merge_report
     from tutor.engine.anatomy import LoraSettings, check_merge, inspect_model, tiny_folder
     from tutor.engine.errors import LabError
+    from tutor.render.anatomy import anatomy_report, merge_report
 
     if args.rank < 1:
         raise CommandError(f"--rank must be 1 or more, got {args.rank}")

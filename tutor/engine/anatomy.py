@@ -151,14 +151,6 @@ class Anatomy:
         return nf4_bytes(self.quantizable_params) + 2 * (self.base_params - self.quantizable_params)
 
 
-def format_bytes(n_bytes: int) -> str:
-    """A size in decimal units (MB = 10^6 bytes), the way the lessons count."""
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
-        if n_bytes >= scale:
-            return f"{n_bytes / scale:,.1f} {unit}"
-    return f"{n_bytes} bytes"
-
-
 def nf4_bytes(weights: int) -> int:
     """Bytes of `weights` stored as NF4: 4-bit codes, an 8-bit scale per block of 64, and an
     fp32 scale per 256 of those (QLoRA's double quantization, about 4.127 bits a weight)."""
@@ -364,7 +356,6 @@ def summarize(node: Node) -> Node:
 
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 ADAPTER_CONFIG = "adapter_config.json"
-DTYPE_BYTES = {"F64": 8, "F32": 4, "BF16": 2, "F16": 2, "F8_E4M3": 1, "F8_E5M2": 1, "I8": 1, "U8": 1}
 
 
 @dataclass(frozen=True)
@@ -585,7 +576,7 @@ def check_merge(folder: Path, settings: LoraSettings, seed: int = 0) -> MergeChe
             merged_logits_4bit = logits_on_cpu(model_4bit.merge_and_unload(), probe)
 
     def gap(a: torch.Tensor, b: torch.Tensor) -> float:
-        return (a.float().cpu() - b.float().cpu()).abs().max().item()
+        return (a.float() - b.float()).abs().max().item()
 
     return MergeCheck(
         layer=layer_name,

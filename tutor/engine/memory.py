@@ -39,11 +39,6 @@ from tutor.engine.quantization import constant_bits_per_param
 
 GB = 1e9
 METHODS = ("full", "lora", "qlora")
-METHOD_LABELS = {
-    "full": "Full fine-tuning (16-bit, Adam)",
-    "lora": "LoRA on a 16-bit base",
-    "qlora": "QLoRA (NF4 + double-quant base)",
-}
 COMMON_GPUS_GB = (16, 24, 48, 80)
 CONVENTIONS = {
     "paper": "16-bit weights + gradients, fp32 Adam: 12 bytes/param (QLoRA paper)",
@@ -230,10 +225,13 @@ def estimate(
     )
 
 
-def required_bytes(total_bytes: float) -> float:
+def required_bytes(
+    total_bytes: float, reserve: float = ALLOCATOR_RESERVE, context_bytes: float = CUDA_CONTEXT_BYTES
+) -> float:
     """What a card must have for a bill of `total_bytes`: the allocator's reserve on top,
-    plus the CUDA context. The one headroom rule every verdict uses."""
-    return total_bytes * (1 + ALLOCATOR_RESERVE) + CUDA_CONTEXT_BYTES
+    plus the CUDA context. The one headroom rule every verdict uses; callers with a measured
+    reserve (reserved / allocated - 1 of real runs) pass it."""
+    return total_bytes * (1 + reserve) + context_bytes
 
 
 def fits(total_bytes: float, gpu_gb: float) -> bool:

@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tutor.engine.errors import LabError
-from tutor.engine.memory import FP32_BYTES, ModelShape, activation_bytes
-from tutor.engine.throughput import ModelShape as FlopShape
-from tutor.engine.throughput import training_flops_per_token
+from tutor.engine.flops import MatmulShape, training_flops_per_token
+from tutor.engine.memory import FP32_BYTES, ModelShape, activation_bytes, required_bytes
 
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "bench" / "results"
 # The lab engine's committed defaults ("tutor" in bench/train_speed.py), measured on an H100:
@@ -31,7 +30,6 @@ REFERENCE_FILE, REFERENCE_RUNS = "h100-2026-11-24-b.json", ("final3_7b", "final4
 REFERENCE_CONFIG = "tutor"
 BENCH_SHAPES = {"llama2-7b": "llama-2-7b", "bloomz-560m": "bloomz-560m"}  # benchmark shape -> preset
 TOLERANCE = 0.15  # a prediction within 15 % of the measurement passes
-CUDA_CONTEXT_BYTES = 0.5e9  # assumed: driver context + kernels, outside torch's counters; not measured here
 OPTIMIZER_BYTES = {  # optimizer state per trainable parameter
     "adamw_8bit": 2, "paged_adamw_8bit": 2,  # two 8-bit moments (bitsandbytes)
     "adamw_torch": 8, "adamw_torch_fused": 8, "paged_adamw_32bit": 8,  # two fp32 moments
@@ -45,6 +43,7 @@ class Gpu:
     memory_bytes: float  # as the vendor states it, in 10^9 bytes
     tensor_tflops: float  # dense bf16 tensor throughput from the datasheet (fp16 where no bf16)
     bf16: bool = True
+    datasheet: bool = True  # False: a local GPU whose throughput is not known, taken as the H100's
 
 
 # Datasheet figures (NVIDIA product pages); dense, without sparsity.
@@ -71,7 +70,7 @@ def this_machine() -> Gpu:
         raise PlanError("this machine has no CUDA GPU", f"Pick a GPU to plan for: {', '.join(GPUS)}")
     props = torch.cuda.get_device_properties(0)
     return Gpu(f"{props.name} (this machine)", float(props.total_memory), REFERENCE_GPU.tensor_tflops,
-               bf16=torch.cuda.is_bf16_supported())
+               bf16=torch.cuda.is_bf16_supported(), datasheet=False)
 
 
 def find_gpu(name: str) -> Gpu:
@@ -172,7 +171,7 @@ def references() -> list[Reference]:
         first, preset = results[0], BENCH_SHAPES[model]
         batch, max_length = first["settings"]["batch"], first["settings"]["max_length"]
         config = PRESETS[preset].config
-        shape = FlopShape(matmul_params=first["matmul_params"], hidden=config["hidden_size"],
+        shape = MatmulShape(matmul_params=first["matmul_params"], hidden=config["hidden_size"],
                           layers=config.get("num_hidden_layers") or config["n_layer"])
         out.append(Reference(
             model=preset, batch_size=batch, max_length=max_length, runs=tuple(r["file"] for r in results),
@@ -207,7 +206,7 @@ def plan(settings: PlanSettings) -> Plan:
     }
     matmul = anatomy.quantizable_params + text.vocab_size * text.hidden_size
     flops = training_flops_per_token(
-        FlopShape(matmul_params=matmul, layers=text.num_hidden_layers, hidden=text.hidden_size), settings.max_length)
+        MatmulShape(matmul_params=matmul, layers=text.num_hidden_layers, hidden=text.hidden_size), settings.max_length)
     refs = references()
     if not refs:
         raise PlanError("no committed GPU measurements in bench/results to estimate speed from")
@@ -216,7 +215,7 @@ def plan(settings: PlanSettings) -> Plan:
     peak = sum(bill.values())
     return Plan(
         settings=settings, gpu=gpu, model_label=label, total_params=anatomy.total, trainable=trainable, bill=bill,
-        headroom=peak * (max(r.peak_reserved_ratio for r in refs) - 1) + CUDA_CONTEXT_BYTES,
+        headroom=required_bytes(peak, reserve=max(r.peak_reserved_ratio for r in refs) - 1) - peak,
         tokens_per_s=tokens_per_s, reference=reference,
     )
 

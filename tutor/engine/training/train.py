@@ -19,6 +19,7 @@ from tutor.engine.data import TEXT_COLUMN
 from tutor.engine.events import EventWriter
 from tutor.engine.models import gpu_memory
 from tutor.engine.training.speed import SpeedPlan
+from tutor.storage import inject_fault, staged_folder
 
 # batch_size = auto: on a GPU, auto_find_batch_size starts at 8 and halves on out-of-memory;
 # on CPU, 4, where the seed's T4 run ended up (50 samples x 5 epochs = 65 steps).
@@ -50,7 +51,7 @@ def sft_config(config: RunConfig, output_dir: Path, device: str, dtype: str, pla
         packing=plan.packed,
         packing_strategy="bfd",
         gradient_checkpointing=config.gradient_checkpointing,
-        # Non-reentrant checkpointing: same peak memory; reentrant measured 9 % slower on an H100.
+        # Non-reentrant checkpointing: same peak memory, and faster (docs/benchmarks.md, tutor+reentrant).
         gradient_checkpointing_kwargs={"use_reentrant": False},
         optim=plan.optim,
         bf16=plan.autocast and dtype == "bf16",
@@ -82,8 +83,10 @@ def train_adapter(
     output = trainer.train()
     events.emit("phase", phase="saving", message="saving the adapter")
     adapter_dir = run_dir / "adapter"
-    trainer.model.save_pretrained(adapter_dir)
-    tokenizer.save_pretrained(adapter_dir)
+    with staged_folder(adapter_dir) as staging:  # adapter/ appears complete or not at all
+        trainer.model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        inject_fault("adapter", adapter_dir)
     metrics = output.metrics
     memory = gpu_memory()
     summary = dict(
@@ -103,25 +106,19 @@ def train_adapter(
 
 
 def build_trainer(model, tokenizer, dataset, config: RunConfig, targets: list[str], output_dir: Path,
-                  device: str, dtype: str, callbacks: list, varlen: bool = False, fused: bool = True):
-    """The SFTTrainer the lab uses (and the speed benchmark measures as 'the tutor').
+                  device: str, dtype: str, callbacks: list):
+    """The SFTTrainer the lab uses (and the speed benchmark measures as 'the tutor', with its
+    ablations applied to the trainer this returns: bench/ablations.py).
 
-    `speed = packed` applies tutor.engine.training.speed's settings: packed rows stay rows, each
-    document masked from the others. `varlen=True` flattens them into one row with varlen
-    flash attention instead, where that runs: the benchmark's ablation, measured slower on an
-    H100 at 512 tokens (docs/benchmarks.md). `fused=False` keeps peft's and bitsandbytes' own layer
-    code instead of tutor.engine.training.fastlora's (another ablation). `trainer.speed_notes` says what was applied.
+    `speed = packed` applies tutor.engine.training.speed's settings: packed rows stay rows,
+    each document masked from the others. `trainer.speed_notes` says what was applied.
     """
     from trl import SFTTrainer
 
-    from tutor.engine.attention import register, varlen_unavailable_reason
     from tutor.engine.training.packing import PackedRowsCollator
     from tutor.engine.training.speed import apply_liger, avoid_cudnn_attention, plan_speed
 
     plan = plan_speed(config, device, dtype)
-    flat = plan.packed and varlen and varlen_unavailable_reason(model) is None
-    if flat:
-        model.set_attn_implementation(register())
     trainer = SFTTrainer(
         model=model,
         args=sft_config(config, output_dir, device, dtype, plan),
@@ -131,20 +128,17 @@ def build_trainer(model, tokenizer, dataset, config: RunConfig, targets: list[st
         callbacks=callbacks,
     )
     notes = list(plan.notes)
-    if flat:
-        notes.append("packed rows: one flattened row, varlen flash attention per document")
-    elif plan.packed:
+    if plan.packed:
         # trl flattens packed batches into one row; keep rows (see tutor.engine.training.packing).
         trainer.data_collator = PackedRowsCollator(tokenizer.pad_token_id)
         notes.append("packed rows: kept as rows, each document masked from the others")
     if plan.packed and device == "cuda":
         notes.append(apply_liger(trainer.model.get_base_model()))
-        if fused and not plan.autocast:
+        if not plan.autocast:
             from tutor.engine.training.fastlora import install
 
             notes.append(f"4-bit linear layers: {install(trainer.model)} run as one autograd function each")
-        if not flat:
-            notes.append(avoid_cudnn_attention())
+        notes.append(avoid_cudnn_attention())
     if plan.packed:
         trainer.add_callback(FrozenHeap())
         notes.append("garbage collector: the heap at the start of training frozen out of its reach")

@@ -10,8 +10,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from tutor.commands.doctor import check_line
 from tutor.engine.doctor import FAIL, WARN, Check, iter_checks
+from tutor.render.doctor import check_line
 
 
 class DoctorScreen(Screen):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -12,15 +10,14 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Markdown, Static
 
-from tutor.engine.lessons import Lesson
+from tutor.engine.lessons import Lesson, resolve_panel
 from tutor.ui.widgets.quiz import Quiz
 
 
 def load_panel(ref: str) -> Widget:
     """Build the panel `module.path:ClassName`; a panel that fails shows a note instead."""
-    module_name, _, class_name = ref.partition(":")
     try:
-        return getattr(importlib.import_module(module_name), class_name)()
+        return resolve_panel(ref)()
     except Exception as exc:  # one broken panel must not take the lesson down
         return Static(Content(f"Panel {ref} could not load: {type(exc).__name__}: {exc}"),
                       classes="panel-error")
@@ -32,6 +29,7 @@ class LessonScreen(Screen):
         Binding("p", "previous_lesson", "Prev"),
         Binding("h", "app.go_home", "Home"),
         Binding("escape", "leave", "Leave field / home", show=False),
+        Binding("x", "exercises", "Exercises", show=False),
         Binding("ctrl+r", "start_run", "Start run"),
     ]
 
@@ -63,6 +61,9 @@ class LessonScreen(Screen):
                 yield load_panel(segment.panel) if segment.panel else Markdown(segment.markdown)
             if lesson.quiz:
                 yield Quiz(lesson.quiz, self.app.progress.of(lesson.slug).best_score)
+            if lesson.exercises:
+                yield Static(f"Write it yourself: {', '.join(lesson.exercises)}. Press x for the exercises.",
+                             id="lesson-exercises")
             yield Static(self.end_note(), id="lesson-end")
         yield Footer()
 
@@ -136,6 +137,10 @@ class LessonScreen(Screen):
             body.focus()
         else:
             self.app.action_go_home()
+
+    def action_exercises(self) -> None:
+        """Open the exercises at this lesson's first one (or at the first of the course)."""
+        self.app.action_exercises(self.lesson.exercises[0] if self.lesson.exercises else None)
 
     def action_next_lesson(self) -> None:
         self.reached_end()

@@ -4,23 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.text import Text
 from textual.widgets import RichLog
 
-from tutor.engine.events import describe
+from tutor.render.events import event_line
 
 # Steps and tokens have panes of their own; the log tells the rest of the story.
 SHOWN_ELSEWHERE = frozenset({"progress", "token"})
-STYLES = {"phase": "bold", "warning": "yellow", "generation": "cyan", "error": "bold red", "end": "bold"}
-
-
-def styled(event: dict) -> Text | None:
-    """The event's line as tutor.engine.events describes it, coloured by what it is."""
-    if event["type"] in SHOWN_ELSEWHERE or (line := describe(event)) is None:
-        return None
-    if event["type"] == "summary":
-        return Text(line, style="yellow" if event["cancelled"] else "green")
-    return Text(line, style=STYLES.get(event["type"], ""))
 
 
 class RunLog(RichLog):
@@ -32,5 +21,5 @@ class RunLog(RichLog):
 
     def apply(self, events: list[dict]) -> None:
         for event in events:
-            if (line := styled(event)) is not None:
+            if event["type"] not in SHOWN_ELSEWHERE and (line := event_line(event)) is not None:
                 self.write(line)
