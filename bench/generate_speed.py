@@ -11,18 +11,20 @@ plain `model.generate` (greedy) of the same model: `identical` and the first dif
 position. A failing variant records its error and the others still run; the JSON is
 rewritten after each variant, so a run cut short keeps what it measured.
 
-Variants (base model, then the same model with a random-weight LoRA on q/k/v/o):
+Variants, in the order they run (base model, then the same model with a random-weight LoRA on
+q/k/v/o); `decode_step_work` counts the module and operator calls of one decode step:
   generate        plain model.generate: the reference tokens, unstreamed
   lab             tutor.engine.generate.greedy_tokens (generate_answer's core), token events
                   written to a file: what the lab runs
-  static          model.generate with a static KV cache (transformers does not compile a
-                  bitsandbytes 4-bit model on its own)
-  static-compile  ... and the forward compiled (mode reduce-overhead: CUDA graphs), forced
   graph           bench/graph_decode.py: static cache, the decode step replayed as a CUDA graph, streamed
   adapter-*       the same with the adapter on
+  compare-graph2  base and tuned answers in one graph-replayed batch (peft's adapter_names per row)
+  compare-batch2  both answers in one model.generate batch
   compare-lab     lab-compare today: base (adapter off), then tuned, one after the other
-  compare-batch2  both answers in one model.generate batch (peft's adapter_names per row)
-  compare-graph2  both answers in one graph-replayed batch
+  static          model.generate with a static KV cache (with the adapter; transformers does not
+                  compile a bitsandbytes 4-bit model on its own)
+  static-compile  ... and the forward compiled (mode reduce-overhead: CUDA graphs), forced; only
+                  started with COMPILE_NEEDS_S of the budget left
 """
 
 from __future__ import annotations
@@ -150,6 +152,34 @@ class Bench:
         return _token_rows(output, self.tokenizer.pad_token_id)
 
 
+def decode_step_work(model, input_ids) -> dict:
+    """What one decode step asks of the host: module calls and ATen operator calls (each at
+    least one kernel launch on a GPU), counted over one token after a prefill."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from transformers import DynamicCache
+
+    class CountOps(TorchDispatchMode):
+        count = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            CountOps.count += 1
+            return func(*args, **(kwargs or {}))
+
+    calls = []
+    with torch.inference_mode():
+        cache = DynamicCache(config=model.config)
+        model(input_ids=input_ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        hooks = [module.register_forward_pre_hook(lambda *args: calls.append(1)) for module in model.modules()]
+        try:
+            with CountOps():
+                model(input_ids=input_ids[:, -1:], past_key_values=cache, use_cache=True, logits_to_keep=1)
+        finally:
+            for hook in hooks:
+                hook.remove()
+    return dict(module_calls=len(calls), aten_ops=CountOps.count)
+
+
 def _token_rows(output, pad_token_id: int) -> list[list[int]]:
     """Each row's ids up to its padding (a row that met EOS is padded to the longest)."""
     rows = []
@@ -217,12 +247,11 @@ def add_adapter(model):
 # Most telling first: a run cut by the time budget loses the least. (name, needs the adapter,
 # the references its rows are checked against; none: it is a reference, always measured.)
 PLAN = [("generate", False, []), ("lab", False, ["generate"]), ("graph", False, ["generate"]),
-        ("static", False, ["generate"]),
         ("adapter-generate", True, []), ("adapter-graph", True, ["adapter-generate"]),
         ("compare-graph2", True, ["generate", "adapter-generate"]),
         ("compare-batch2", True, ["generate", "adapter-generate"]),
         ("adapter-lab", True, ["adapter-generate"]), ("compare-lab", True, ["generate", "adapter-generate"]),
-        ("static-compile", True, ["adapter-generate"])]
+        ("static", True, ["adapter-generate"]), ("static-compile", True, ["adapter-generate"])]
 COMPILE_NEEDS_S = 150  # compiling a 7B forward takes minutes: started only with this much budget left
 
 
@@ -242,11 +271,13 @@ def run(bench: Bench, variants: list[str]) -> None:
         early = bench.lab("base")
         bench.sync()
         bench.report["lab_first_call_in_fresh_process_s"] = round(time.monotonic() - started, 4)
+    _record_step_work(bench, "base")
     for name, needs_adapter, references in PLAN:
         if name not in variants and references:
             continue
         if needs_adapter and not hasattr(bench.model, "disable_adapter"):
             bench.model = add_adapter(bench.model)
+            _record_step_work(bench, "adapter")
         if name == "static-compile":
             if bench.deadline - time.monotonic() < COMPILE_NEEDS_S:
                 bench.report["variants"][name] = {"skipped": f"less than {COMPILE_NEEDS_S} s of the budget left"}
@@ -258,6 +289,15 @@ def run(bench: Bench, variants: list[str]) -> None:
     if {"generate", "adapter-generate"} <= set(bench.references):  # else the adapter checks prove nothing
         bench.report["adapter_changes_answer"] = bench.references["generate"] != bench.references["adapter-generate"]
     bench.save()
+
+
+def _record_step_work(bench: Bench, model_name: str) -> None:
+    try:
+        work = decode_step_work(bench.model, bench.inputs["input_ids"])
+    except Exception as exc:
+        work = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+    bench.report.setdefault("decode_step_work", {})[model_name] = work
+    print(f"one decode step, {model_name}: {work}", flush=True)
 
 
 def _compare_lab(bench: Bench) -> list[list[int]]:
