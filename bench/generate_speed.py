@@ -70,6 +70,7 @@ class Bench:
         self.out, self.repeats, self.deadline = out, repeats, deadline
         self.sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
         self.references: dict[str, list[int]] = {}
+        self.last_rows: dict[str, list[list[int]]] = {}
         self.report = dict(device=_device_name(device), versions=_versions(), model=None, new_tokens=config.max_new_tokens,
                            prompt_tokens=int(self.inputs["input_ids"].shape[1]), repeats=repeats, variants={})
 
@@ -91,7 +92,7 @@ class Bench:
                 rows = answer()
                 self.sync()
                 seconds.append(time.monotonic() - started)
-            tokens = rows
+            tokens = self.last_rows[name] = rows
             result = dict(first_call_s=round(first_call, 4), rows=len(tokens), new_tokens=sum(map(len, tokens)),
                           **summarize(seconds, sum(map(len, tokens))))
             if references:
@@ -284,11 +285,31 @@ def run(bench: Bench, variants: list[str]) -> None:
                 continue
             force_compile(bench.model)
         bench.measure(name, answers[name], references)
+        if name == "graph" and bench.device == "cuda":
+            _check_graph_against_eager(bench)
     if "lab" in variants and "generate" in bench.references:
         bench.report["lab_first_call_identical"] = first_difference(bench.references["generate"], early[0]) is None
     if {"generate", "adapter-generate"} <= set(bench.references):  # else the adapter checks prove nothing
         bench.report["adapter_changes_answer"] = bench.references["generate"] != bench.references["adapter-generate"]
     bench.save()
+
+
+def _check_graph_against_eager(bench: Bench) -> None:
+    """The same static-cache loop without the graph, once: tells a recording fault from
+    the static cache's own numerics when `graph` and `generate` part."""
+    from bench.graph_decode import static_greedy
+
+    try:
+        eager = static_greedy(bench.model, bench.inputs["input_ids"], bench.config.max_new_tokens,
+                              bench.config.repetition_penalty, bench.tokenizer.eos_token_id,
+                              bench.tokenizer.pad_token_id, graphs=False)
+        eager_rows = _token_rows(eager, bench.tokenizer.pad_token_id)
+        result = dict(graph_vs_eager_first_difference=first_difference(eager_rows[0], bench.last_rows["graph"][0]),
+                      eager_vs_generate_first_difference=first_difference(bench.references["generate"], eager_rows[0]))
+    except Exception as exc:
+        result = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+    bench.report["graph_check"] = result
+    print(f"graph check: {result}", flush=True)
 
 
 def _record_step_work(bench: Bench, model_name: str) -> None:
