@@ -18,8 +18,8 @@ q/k/v/o); `decode_step_work` counts the module and operator calls of one decode 
                   written to a file: what the lab runs
   graph           bench/graph_decode.py: static cache, the decode step replayed as a CUDA graph, streamed
   adapter-*       the same with the adapter on
-  compare-graph2  base and tuned answers in one graph-replayed batch (peft's adapter_names per row)
-  compare-batch2  both answers in one model.generate batch
+  compare-graph2  base and tuned answers in one graph-replayed batch (graph_decode.adapter_rows)
+  compare-batch2  both answers in one model.generate batch (peft's adapter_names per row)
   compare-lab     lab-compare today: base (adapter off), then tuned, one after the other
   static          model.generate with a static KV cache (with the adapter; transformers does not
                   compile a bitsandbytes 4-bit model on its own)
@@ -139,15 +139,20 @@ class Bench:
             events.close()
         return _token_rows(output, self.tokenizer.pad_token_id)
 
-    def graph(self, rows: int = 1, **model_kwargs):
-        from bench.graph_decode import static_greedy
+    def graph(self, rows_on: list[bool] | None = None):
+        """Batch 1 through bench/graph_decode.py, streamed; with `rows_on`, one row per entry,
+        the adapter on where True."""
+        from contextlib import nullcontext
 
-        streamer = _quiet_streamer(self.tokenizer) if rows == 1 else None
-        ids = self.inputs["input_ids"].repeat(rows, 1)
-        output = static_greedy(
-            self.model, ids, self.config.max_new_tokens, self.config.repetition_penalty, self.tokenizer.eos_token_id,
-            self.tokenizer.pad_token_id, graphs=self.device == "cuda",
-            on_token=(lambda chosen: streamer.put(chosen.cpu())) if streamer else None, **model_kwargs)
+        from bench.graph_decode import adapter_rows, static_greedy
+
+        streamer = _quiet_streamer(self.tokenizer) if rows_on is None else None
+        ids = self.inputs["input_ids"].repeat(len(rows_on or [0]), 1)
+        with adapter_rows(self.model, rows_on) if rows_on else nullcontext():
+            output = static_greedy(
+                self.model, ids, self.config.max_new_tokens, self.config.repetition_penalty,
+                self.tokenizer.eos_token_id, self.tokenizer.pad_token_id, graphs=self.device == "cuda",
+                on_token=(lambda chosen: streamer.put(chosen.cpu())) if streamer else None)
         if streamer:
             streamer.end()
         return _token_rows(output, self.tokenizer.pad_token_id)
@@ -262,7 +267,7 @@ def run(bench: Bench, variants: list[str]) -> None:
         "generate": bench.generate, "lab": lambda: bench.lab("base"), "graph": bench.graph,
         "static": lambda: bench.generate(cache_implementation="static"),
         "adapter-generate": bench.generate, "adapter-graph": bench.graph, "adapter-lab": lambda: bench.lab("tuned"),
-        "compare-graph2": lambda: bench.graph(rows=2, **mixed),
+        "compare-graph2": lambda: bench.graph(rows_on=[False, True]),
         "compare-batch2": lambda: bench.generate(rows=2, **mixed),
         "compare-lab": lambda: _compare_lab(bench),
         "static-compile": lambda: bench.generate(cache_implementation="static"),

@@ -13,6 +13,7 @@ over prompt and answer so far, argmax; rows that met EOS continue with the pad t
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Callable
 
 
@@ -20,7 +21,7 @@ def static_greedy(model, input_ids, max_new_tokens: int, repetition_penalty: flo
                   pad_token_id: int, graphs: bool = True, on_token: Callable | None = None, **model_kwargs):
     """The new token ids, [rows, <= max_new_tokens]; `graphs=False` runs the same steps
     eagerly (the CPU path, and the reference the graph must match). `model_kwargs` go to
-    every forward (peft's `adapter_names` for a base row and a tuned row in one batch)."""
+    every forward."""
     import torch
     from transformers import StaticCache
     from transformers.generation.logits_process import RepetitionPenaltyLogitsProcessor
@@ -91,3 +92,24 @@ def _graphed(step, rows: int, device):
         return logits.clone()
 
     return decode
+
+
+@contextmanager
+def adapter_rows(model, rows_on: list[bool]):
+    """A base row and a tuned row in one batch, recordable: each LoRA update (peft's lora_B
+    output) is multiplied by a 0/1 column per row. peft's own `adapter_names` picks rows by
+    indexing with a Python list, which copies the index to the GPU in every call, and a
+    copy from host memory cannot be recorded. Rows switched on get peft's sum unchanged
+    (times 1), rows switched off get the base layer's output plus exactly 0."""
+    import torch
+
+    lora_b = [layer for name, layer in model.named_modules() if name.endswith("lora_B.default")]
+    device = next(model.parameters()).device
+    column = torch.tensor(rows_on, device=device).view(-1, 1, 1)
+    hooks = [layer.register_forward_hook(lambda module, args, output: output * column.to(output.dtype))
+             for layer in lora_b]
+    try:
+        yield len(hooks)
+    finally:
+        for hook in hooks:
+            hook.remove()

@@ -94,17 +94,18 @@ def test_the_answer_streams_as_token_events_that_add_up_to_it(lora_model, tokeni
     assert closing[0]["text"] == text and closing[0]["new_tokens"] == len(plain_generate(lora_model, tokenizer)[0])
 
 
-@pytest.mark.parametrize("rows", [1, 2])
-def test_the_static_cache_loop_gives_generates_tokens(lora_model, tokenizer, rows):
-    from bench.graph_decode import static_greedy
+@pytest.mark.parametrize("rows_on", [None, [False, True]])
+def test_the_static_cache_loop_gives_generates_tokens(lora_model, tokenizer, rows_on):
+    from contextlib import nullcontext
 
-    mixed = dict(adapter_names=["__base__", "default"]) if rows == 2 else {}
-    ids = tokenizer([CONFIG.prompt] * rows, return_tensors="pt")["input_ids"]
-    with torch.inference_mode():
+    from bench.graph_decode import adapter_rows, static_greedy
+
+    ids = tokenizer([CONFIG.prompt] * len(rows_on or [0]), return_tensors="pt")["input_ids"]
+    with adapter_rows(lora_model, rows_on) if rows_on else nullcontext(), torch.inference_mode():
         tokens = static_greedy(lora_model, ids, CONFIG.max_new_tokens, CONFIG.repetition_penalty,
-                               tokenizer.eos_token_id, tokenizer.pad_token_id, graphs=False, **mixed).tolist()
+                               tokenizer.eos_token_id, tokenizer.pad_token_id, graphs=False).tolist()
     tuned = plain_generate(lora_model, tokenizer)
-    if rows == 1:
+    if rows_on is None:
         assert tokens == tuned
     else:
         with lora_model.disable_adapter():
