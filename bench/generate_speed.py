@@ -14,7 +14,7 @@ rewritten after each variant, so a run cut short keeps what it measured.
 Variants, in the order they run (base model, then the same model with a random-weight LoRA on
 q/k/v/o); `decode_step_work` counts the module and operator calls of one decode step:
   generate        plain model.generate: the reference tokens, unstreamed
-  lab             tutor.engine.generate.greedy_tokens (generate_answer's core), token events
+  lab             tutor.engine.generate.answer_tokens (generate_answer's core), token events
                   written to a file: what the lab runs
   graph           bench/graph_decode.py: static cache, the decode step replayed as a CUDA graph, streamed
   adapter-*       the same with the adapter on
@@ -127,14 +127,14 @@ class Bench:
         return _token_rows(output[:, inputs["input_ids"].shape[1]:], self.tokenizer.pad_token_id)
 
     def lab(self, stream: str = "base"):
-        """The product's answer (tutor.engine.generate.greedy_tokens, the core of
+        """The product's answer (tutor.engine.generate.answer_tokens, the core of
         generate_answer) with its `token` events written to a file, as the lab does."""
         from tutor.engine.events import EventWriter
-        from tutor.engine.generate import greedy_tokens
+        from tutor.engine.generate import answer_tokens
 
         with tempfile.TemporaryDirectory() as folder:
             events = EventWriter(Path(folder))
-            output = greedy_tokens(self.model, self.tokenizer, self.inputs, self.config,
+            output = answer_tokens(self.model, self.tokenizer, self.inputs, self.config,
                                    lambda text: events.emit("token", stream=stream, text=text))
             events.close()
         return _token_rows(output, self.tokenizer.pad_token_id)

@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 
 from tutor.engine.config import RunConfig  # noqa: E402
 from tutor.engine.events import EventWriter, read_all  # noqa: E402
-from tutor.engine.generate import generate_answer, greedy_tokens  # noqa: E402
+from tutor.engine.generate import answer_tokens, generate_answer  # noqa: E402
 from tutor.engine.training import fastlora  # noqa: E402
 
 CONFIG = RunConfig(device="cpu", max_new_tokens=12, prompt="What does a low-rank adapter learn?")
@@ -70,7 +70,7 @@ def test_answers_from_a_model_left_in_training_state_are_plain_greedy_with_the_c
              layer.register_forward_pre_hook(lambda module, args: forwards.append(module.__dict__["forward"]))]
     try:
         inputs = tokenizer(CONFIG.prompt, return_tensors="pt")
-        tokens = greedy_tokens(lora_model, tokenizer, inputs, CONFIG).tolist()
+        tokens = answer_tokens(lora_model, tokenizer, inputs, CONFIG).tolist()
     finally:
         for hook in hooks:
             hook.remove()
@@ -111,3 +111,11 @@ def test_the_static_cache_loop_gives_generates_tokens(lora_model, tokenizer, row
         with lora_model.disable_adapter():
             base = plain_generate(lora_model, tokenizer)
         assert tokens == base + tuned and base != tuned
+
+
+def test_sampled_answers_repeat_with_their_seed(lora_model, tokenizer):
+    sampled = RunConfig(device="cpu", max_new_tokens=12, prompt=CONFIG.prompt, sampling=True, temperature=1.5, seed=3)
+    inputs = tokenizer(CONFIG.prompt, return_tensors="pt")
+    first = answer_tokens(lora_model, tokenizer, inputs, sampled).tolist()
+    assert answer_tokens(lora_model, tokenizer, inputs, sampled).tolist() == first
+    assert first != plain_generate(lora_model, tokenizer)
