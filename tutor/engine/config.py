@@ -142,7 +142,7 @@ class RunConfig:
         if errors:
             return errors
         need(bool(self.model.strip()), "model", "must not be empty")
-        need(bool(self.target_modules.strip()), "target_modules", "must not be empty")
+        need(bool(self.target_module_spec()), "target_modules", "must name at least one module")
         need(self.device in DEVICES, "device", f"must be one of {', '.join(DEVICES)}")
         need(self.quant_type in QUANT_TYPES, "quant_type", f"must be one of {', '.join(QUANT_TYPES)}")
         need(self.compute_dtype in COMPUTE_DTYPES, "compute_dtype", f"must be one of {', '.join(COMPUTE_DTYPES)}")
@@ -216,8 +216,9 @@ class RunConfig:
         unknown = sorted(set(flat) - known)
         if unknown:
             raise ConfigError([FieldError(name, "unknown setting") for name in unknown])
-        if isinstance(flat.get("target_modules"), list):
-            flat["target_modules"] = ",".join(flat["target_modules"])
+        names = flat.get("target_modules")
+        if isinstance(names, list) and all(isinstance(name, str) for name in names):
+            flat["target_modules"] = ",".join(names)  # any other list is refused by validate()
         for name in FLOAT_FIELDS:
             if isinstance(flat.get(name), int) and not isinstance(flat[name], bool):
                 flat[name] = float(flat[name])

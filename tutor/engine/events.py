@@ -22,6 +22,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Literal, TypedDict, Union, get_args, get_origin, get_type_hints, is_typeddict
 
+from tutor.storage import inject_fault
 from tutor.units import human_bytes, human_duration
 
 if sys.version_info >= (3, 11):
@@ -361,6 +362,7 @@ class EventWriter:
         event = {"type": type_, "t": round(time.time(), 3), **fields}
         if problem := invalid(event):
             raise ValueError(f"invalid event: {problem}")
+        inject_fault("events", self.path)
         self._file.write(json.dumps(event) + "\n")
         self._file.flush()
         return event

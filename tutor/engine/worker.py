@@ -59,12 +59,12 @@ def main(argv: list[str]) -> int:
     events = EventWriter(run_dir)
     cancel = CancelFlag()
     _install_signal_handlers(run_dir, events, cancel)
-    status = run_job(run_dir, events, cancel)
     try:
+        status = run_job(run_dir, events, cancel)
         events.emit("end", status=status)
         events.close()
-    except OSError as exc:  # the disk filled up: readers will see the run as lost, run.log says why
-        print(f"cannot write the end event: {describe(exc)}", file=sys.stderr)
+    except OSError as exc:  # not even an event fits on the disk: readers see the run lost, and why
+        print(f"cannot write the events: {describe(exc)}", file=sys.stderr)
         return exit_code(RunStatus.FAILED)
     return exit_code(status)
 
