@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,10 @@ os.environ.setdefault("QLORA_TUTOR_MODELS", str(REPO / ".work" / "models"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Jobs queue machine-wide (tutor.engine.gpu_queue): tests, module-scoped fixtures included, use a
+# queue of their own with room for jobs side by side, never the machine's.
+os.environ.setdefault("QLORA_TUTOR_QUEUE", tempfile.mkdtemp(prefix="qlora-tutor-test-queue-"))
+os.environ.setdefault("QLORA_TUTOR_CPU_SLOTS", "8")
 
 
 @pytest.fixture(autouse=True)
@@ -22,8 +27,7 @@ def tutor_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("QLORA_TUTOR_HOME", str(home))
-    monkeypatch.setenv("QLORA_TUTOR_QUEUE", str(tmp_path / "gpu-queue"))  # never the machine's own queue
-    monkeypatch.setenv("QLORA_TUTOR_CPU_SLOTS", "8")  # tests that run jobs side by side keep doing so
+    monkeypatch.setenv("QLORA_TUTOR_QUEUE", str(tmp_path / "gpu-queue"))
     return home
 
 

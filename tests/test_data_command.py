@@ -12,7 +12,7 @@ def test_prompt_completion_report_marks_the_prompt_as_masked(capsys):
     assert main(["data", str(SHAPE_EXAMPLES["prompt-completion"])]) == 0
     out = capsys.readouterr().out
     assert "only the completion counts" in out and "ready to train" in out
-    assert "[[Question: What does the r in LoRA stand for?↵\nAnswer:]] The rank of the update" in out
+    assert "[[Question: What does the r in LoRA stand for?↵\nAnswer:]] The rank of the update B·A" in out
 
 
 def test_bad_rows_exit_1_with_the_problems_listed(tmp_path, capsys):

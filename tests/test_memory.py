@@ -42,6 +42,7 @@ def test_headroom_decides_the_7b_verdicts_on_16_gb():
     assert memory.smallest_gpu(lora.total) == 24
     qlora = memory.estimate(7e9, "qlora", memory.PRESETS["7B"].shape)
     assert memory.required_bytes(qlora.total) == pytest.approx(qlora.total * 1.1 + 0.5 * GB)
+    assert memory.required_bytes(10 * GB, reserve=0.07, context_bytes=0) == pytest.approx(10.7 * GB)
     assert memory.smallest_gpu(qlora.total) == 16
 
 

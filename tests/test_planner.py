@@ -88,3 +88,18 @@ def test_measurement_runs_the_labs_trainer_for_real(tmp_path):
     result = measure(PlanSettings(model="tiny", rank=4, batch_size=1, max_length=16, optimizer="adamw_torch"),
                      steps=2, log=lambda _: None)
     assert result["steps"] == 2 and result["tokens_per_s"] > 0 and result["trainable"] == 4 * 4 * 4 * (128 + 128)  # layers x q,k,v,o x r x (in + out)
+
+
+def test_a_config_without_weights_is_measured_with_random_weights_built_once(tmp_path, monkeypatch):
+    from transformers import AutoConfig
+
+    monkeypatch.setenv("QLORA_TUTOR_MODELS", str(tmp_path / "models"))
+    from tutor.engine.training.plan_measure import weights_folder
+
+    AutoConfig.for_model("llama", vocab_size=512, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=2).save_pretrained(tmp_path / "mine")
+    lines: list[str] = []
+    folder = weights_folder(str(tmp_path / "mine"), log=lines.append)
+    assert (folder / "config.json").exists() and any(folder.glob("*.safetensors")) and len(lines) == 1
+    assert weights_folder(str(tmp_path / "mine"), log=lines.append) == folder and len(lines) == 1
+    assert weights_folder(str(folder)) == folder  # a folder with weights is used as it is

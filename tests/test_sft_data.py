@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tutor.engine.sft_data import (
-    SHAPE_EXAMPLES, DataError, data_report, load_rows, tokenize_row, training_tokenizer, validate,
+    SHAPE_EXAMPLES, DataError, data_report, eos_kept_by_collators, load_rows, tokenize_row, training_tokenizer, validate,
 )
 
 
@@ -102,13 +102,11 @@ def test_chat_template_renders_chatml_with_the_assistant_turn_counted(tok):
     assert text == (
         "<|im_start|>system\nYou are a concise tutor for QLoRA fine-tuning.<|im_end|>\n"
         "<|im_start|>user\nWhat does the r in LoRA stand for?<|im_end|>\n"
-        "<|im_start|>assistant\nThe rank of the update: LoRA trains two thin matrices, B (d x r) and A (r x d), "
-        "instead of the whole d x d weight.<|im_end|>\n"
+        "<|im_start|>assistant\nThe rank of the update B·A: B is d x r and A is r x d.<|im_end|>\n"
     )
     tokenized = tokenize_row(tok, row, "messages")
     counted = tok.tokenizer.decode([i for i, c in zip(tokenized.ids, tokenized.counted) if c])
-    assert counted == "\nThe rank of the update: LoRA trains two thin matrices, B (d x r) and A (r x d), " \
-                      "instead of the whole d x d weight.<|im_end|>\n"
+    assert counted == "\nThe rank of the update B·A: B is d x r and A is r x d.<|im_end|>\n"
 
 
 @pytest.mark.parametrize("shape", list(SHAPE_EXAMPLES))
@@ -137,18 +135,19 @@ def test_masks_equal_trls_prepared_labels_and_collator_output(tmp_path, tok, sha
     assert 0 < sum(tokenize_row(tok, r, shape).counted_tokens for r in rows)
 
 
-def test_pad_equal_to_eos_masks_every_eos_in_the_seeds_collator_but_not_in_trls():
+def test_pad_equal_to_eos_masks_every_eos_in_the_seeds_collator_but_not_in_trls(tok):
     """The seed's transformers collator sets labels equal to pad_token_id to -100; with pad =
     eos that includes the real end of every text, so the model is never taught to stop."""
-    from transformers import DataCollatorForLanguageModeling
-    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling as TrlCollator
+    kept = eos_kept_by_collators(tok)
+    assert kept == {"transformers DataCollatorForLanguageModeling (the seed's)": False,
+                    "trl 1.16 SFTTrainer's collator": True}
+    assert tok.tokenizer.pad_token == "<pad>"  # the caller's tokenizer is left as it was
 
-    tok = training_tokenizer("tiny")  # its own copy: the pad token changes below
-    tokenizer = tok.tokenizer
-    tokenizer.pad_token = tokenizer.eos_token
-    ids = list(tokenize_row(tok, {"text": "The end."}, "text").ids)
-    assert ids[-1] == tokenizer.eos_token_id
-    seed = DataCollatorForLanguageModeling(tokenizer, mlm=False)([{"input_ids": ids}])
-    trl = TrlCollator(pad_token_id=tokenizer.eos_token_id)([{"input_ids": ids}])
-    assert seed["labels"][0, -1] == -100
-    assert trl["labels"][0, -1] == tokenizer.eos_token_id
+
+def test_a_template_without_generation_markers_serves_text_but_not_conversations(tok):
+    from tutor.engine.sft_data import TrainingTokenizer
+
+    plain = TrainingTokenizer(tok.tokenizer, "{% for m in messages %}{{ m['content'] }}{% endfor %}", "mine", "")
+    assert tokenize_row(plain, {"text": "Hello"}, "text").counted_tokens > 0
+    with pytest.raises(DataError, match="no {% generation %} markers"):
+        tokenize_row(plain, {"messages": [{"role": "user", "content": "Hi"}]}, "messages")

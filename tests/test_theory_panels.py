@@ -240,6 +240,18 @@ async def test_memory_bill_takes_the_papers_65b_recipe():
         assert "rank: a whole number" in shown(app, "#message")
 
 
+async def test_memory_bill_controls_fit_the_lesson_column_at_80_columns():
+    from tutor.ui.app import create_app
+
+    app = create_app(start_lesson="why-qlora")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        panel = app.screen.query_one(MemoryBillPanel)
+        inside = panel.content_region
+        for control in panel.query("Button, Select, Input, Checkbox"):
+            assert control.region.right <= inside.right, control.id
+
+
 async def test_memory_bill_follows_a_typed_size():
     app = Harness(MemoryBillPanel)
     async with app.run_test(size=(80, 24)) as pilot:

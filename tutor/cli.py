@@ -16,7 +16,8 @@ from tutor import __version__
 from tutor.commands.errors import CommandError
 from tutor.storage import StorageError, describe
 
-COMMANDS = ("show", "progress", "doctor", "train", "generate", "runs", "inspect", "export", "data", "plan", "serve")
+COMMANDS = ("show", "progress", "doctor", "train", "generate", "runs", "inspect", "export", "data", "plan", "serve",
+            "exercise", "classroom", "fetch")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -40,7 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lesson", metavar="SLUG", help="open this lesson directly")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
+        before = set(sub.choices)
         importlib.import_module(f"tutor.commands.{name}").register(sub)
+        for command in set(sub.choices) - before:  # `class` lives in classroom.py: a keyword is no module name
+            sub.choices[command].set_defaults(module=name)
     return parser
 
 
@@ -50,8 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command is None:
             return run_tui(args)
-        module = importlib.import_module(f"tutor.commands.{args.command}")
-        return int(module.run(args) or 0)
+        module = importlib.import_module(f"tutor.commands.{args.module}")
+        code = int(module.run(args) or 0)
+        sys.stdout.flush()  # here, so a reader that left (`| head -1`) is noticed inside the try
+        return code
     except CommandError as exc:
         print(f"qlora-tutor: {exc}", file=sys.stderr)
         return exc.code

@@ -50,13 +50,13 @@ def describe(exc: OSError, action: str = "write") -> str:
     return f"cannot {action} {target}: {reason(exc)}"
 
 
-def inject_fault(place: str) -> None:
-    """Raise the OSError named by QLORA_TUTOR_FAULT if it targets `place` (tests only)."""
-    spec = os.environ.get(ENV_FAULT, "")
-    name, _, where = spec.partition("@")
+def inject_fault(place: str, path: Path) -> None:
+    """Raise the OSError named by QLORA_TUTOR_FAULT, as if writing `path` failed, if it
+    targets `place` (fault-injection tests only)."""
+    name, _, where = os.environ.get(ENV_FAULT, "").partition("@")
     if where == place and hasattr(errno, name):
         code = getattr(errno, name)
-        raise OSError(code, os.strerror(code), place)
+        raise OSError(code, os.strerror(code), str(path))
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -83,12 +83,23 @@ def locked(lock_path: Path) -> Iterator[None]:
         yield
 
 
+_filling: set[Path] = set()  # staged folders being written right now, for signal handlers
+
+
+def filling_a_folder() -> bool:
+    """True while a `staged_folder` block runs (a save a signal handler should let finish)."""
+    return bool(_filling)
+
+
 @contextlib.contextmanager
 def staged_folder(target: Path) -> Iterator[Path]:
     """Yield a hidden, empty folder beside `target`; rename it to `target` when the block
     succeeds, delete it when the block fails. `target` must not exist or be empty."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in target.parent.glob(f".{target.name}.*.partial"):
+        shutil.rmtree(leftover, ignore_errors=True)  # from a writer killed with SIGKILL
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    _filling.add(staging)
     try:
         yield staging
         if target.is_dir() and not any(target.iterdir()):
@@ -97,3 +108,5 @@ def staged_folder(target: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        _filling.discard(staging)

@@ -19,7 +19,8 @@ from textual.widgets import Button
 from tutor.engine.config import ConfigError, RunConfig
 from tutor.engine.errors import LabError
 from tutor.engine.events import RunStatus
-from tutor.engine.jobs import ADAPTER_DIR
+from tutor.engine.jobs import ADAPTER_DIR, lost_reason
+from tutor.storage import StorageError, describe
 from tutor.ui.job_manager import JobEvents, TrackedRun
 from tutor.ui.widgets.live_text import LiveText
 
@@ -33,14 +34,22 @@ def adapter_files(run_dir: Path) -> list[tuple[str, int]]:
 
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
-LIVE_EVENTS = ("progress", "token")  # once these flow, the panes show the run moving
+LIVE_EVENTS = ("progress", "token")  # when these flow, the panes show the run moving
 
 
 def waiting_note(run: TrackedRun, since: float, now: float) -> str:
-    """While a run loads (seconds before its first step or token): a spinner and the time so far."""
-    if not run.is_active or any(e.get("type") in LIVE_EVENTS for e in run.events):
+    """While a run is quiet (starting, loading, quantizing, saving: seconds with no step or
+    token since its phase began): a spinner and the seconds the phase has taken so far."""
+    if not run.is_active:
         return ""
-    elapsed = now - (run.events[0]["t"] if run.events else since)
+    phase_start = since
+    for event in reversed(run.events):
+        if event.get("type") in LIVE_EVENTS:
+            return ""
+        if event.get("type") == "phase":
+            phase_start = event["t"]
+            break
+    elapsed = max(now - phase_start, 0.0)
     return f"  {SPINNER[int(elapsed * 2) % len(SPINNER)]} {elapsed:.0f} s"
 
 
@@ -54,9 +63,12 @@ def describe_status(run: TrackedRun) -> str:
         hint = f"\n[b]hint:[/b] {escape(error['hint'])}" if error.get("hint") else ""
         return f"[b red]failed:[/b red] {escape(error.get('message', 'see run.log'))}{hint}"
     if status is RunStatus.LOST:
-        return f"[b red]{name} stopped without an end event[/b red]; see run.log in {escape(str(run.run_dir))}"
+        return (f"[b red]{name} stopped without an end event[/b red] ({escape(lost_reason(run.run_dir))}); "
+                f"see run.log in {escape(str(run.run_dir))}")
     if status is RunStatus.CANCELLED:
-        return f"[b]{name}: cancelled[/b]; the adapter holds what was trained until then"
+        saved = any(e["type"] == "summary" for e in events)  # written only once the adapter is on disk
+        return f"[b]{name}: cancelled[/b]; " + ("the adapter holds what was trained until then" if saved
+                                                else "no adapter was saved")
     if status is RunStatus.RUNNING and run.cancel_requested:
         return f"[b]{name}: stopping[/b] after the current step; the adapter trained so far will be saved"
     phase = next((e["phase"] for e in reversed(events) if e["type"] == "phase"), "starting")
@@ -131,7 +143,15 @@ class LabPanel(Vertical):
         except LabError as exc:
             self.say(f"[b red]{escape(str(exc))}[/b red]\n[b]hint:[/b] {escape(exc.hint)}")
             return
+        except StorageError as exc:
+            self.say(f"[b red]{escape(str(exc))}[/b red]")
+            return
+        except OSError as exc:
+            self.say(f"[b red]{escape(describe(exc))}[/b red]")
+            return
         self.follow(run)
+        # ctrl+r may come from far up the lesson: show the run's status and panes
+        self.query_one(".lab-status").scroll_visible(top=True, animate=False)
 
     def on_config_error(self, exc: ConfigError) -> None:
         self.say(f"[b red]{escape(str(exc))}[/b red]")

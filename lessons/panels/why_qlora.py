@@ -48,8 +48,8 @@ class Setup:
 
 PAPER_65B = Setup(rank=64, targets="all-linear", optimizer="paged_adamw_32bit")  # qlora.py's recipe
 COLUMNS = {  # column label: (method, convention)
-    "Full (12 B)": ("full", "paper"),
-    "Full (16 B)": ("full", "master"),
+    "Full, paper": ("full", "paper"),
+    "Full+master": ("full", "master"),
     "LoRA 16-bit": ("lora", "paper"),
     "QLoRA": ("qlora", "paper"),
 }
@@ -131,8 +131,8 @@ def bill_view(setup: Setup = Setup()) -> RenderableType:
     optimizer = memory.OPTIMIZERS[setup.optimizer]
     _, shape_note = shape_for(setup.params)
     assumptions = Text(
-        "Full (12 B): 16-bit weights and gradients, fp32 Adam, as the QLoRA paper counts; "
-        "Full (16 B): plus fp32 master weights, as mixed-precision AdamW keeps them. "
+        "Full, paper: 16-bit weights and gradients, fp32 Adam, 12 bytes/param as the QLoRA paper "
+        "counts; Full+master: plus fp32 master weights, 16 bytes/param, as mixed-precision AdamW. "
         f"{shape_note}; LoRA r={setup.rank} on {TARGETS[setup.targets]}; {optimizer.label}; "
         f"batch {setup.batch} x {setup.seq_len} tokens, gradient checkpointing "
         f"{'on' if setup.checkpointing else 'off'}. Headroom: +{memory.ALLOCATOR_RESERVE:.0%} allocator "

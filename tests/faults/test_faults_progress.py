@@ -12,7 +12,7 @@ import pytest
 from fixtures import make_app
 
 from tutor.cli import main
-from tutor.engine.progress import DONE, NOT_STARTED, load_progress
+from tutor.engine.progress import DONE, IN_PROGRESS, NOT_STARTED, load_progress
 from tutor.paths import progress_file
 
 REPO = Path(__file__).resolve().parents[2]
@@ -113,3 +113,19 @@ def test_commands_say_in_one_line_that_home_is_a_file(home_is_a_file, capsys, ar
     err = capsys.readouterr().err
     assert code != 0 and err.count("\n") == 1 and "Traceback" not in err
     assert str(home_is_a_file) in err
+
+
+async def test_tui_says_once_when_the_disk_fills_during_a_session(monkeypatch):
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    app = make_app(start_lesson="intro")
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        monkeypatch.setattr("tutor.storage.os.fsync", full)
+        await pilot.press("n")
+        await pilot.press("p")
+        warnings = [n.message for n in app._notifications if n.title == "Progress not saved"]
+        assert len(warnings) == 1 and "the disk is full" in warnings[0]
+        assert app.progress.status("intro") == DONE
+    assert load_progress().status("intro") == IN_PROGRESS  # what was saved before the disk filled

@@ -24,11 +24,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from transformers.utils import logging as transformers_logging
 
     from tutor.engine.errors import LabError
     from tutor.units import decimal_bytes
     from tutor.engine.export import export_merged, plan_export
 
+    transformers_logging.disable_progress_bar()  # its bars would bury the one line that matters
     console = Console(highlight=False)
     try:
         plan = plan_export(args.adapter, args.output)

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from tutor.commands.errors import CommandError
 from tutor.engine.lessons import load_catalog
-from tutor.engine.progress import load_progress
+from tutor.engine.progress import exercises_passed, load_progress
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
         status = "coming soon" if lesson.coming else entry.status
         table.add_row(str(lesson.order), lesson.title, lesson.slug, status, quiz)
     console.print(table)
+    passed, total = exercises_passed()
+    console.print(f"\nExercises: {passed}/{total} passing (qlora-tutor exercise list)")
     if progress.last_lesson:
         console.print(f"\nResume: qlora-tutor --lesson {progress.last_lesson}")
     console.print(f"[dim]Saved in {progress.path}[/dim]")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -15,6 +16,9 @@ def register(subparsers) -> None:
     parser.add_argument("name", nargs="?", help="a run's folder name (or path): replay its events, follow it if running")
     parser.add_argument("--root", metavar="DIR", help="look in this folder instead of the user's runs folder")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--cancel", action="store_true",
+                        help="with NAME: ask the run to stop after its current step and save the adapter "
+                        "(watching alone never stops a run; Ctrl-C only stops watching)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,7 +36,14 @@ def run(args: argparse.Namespace) -> int:
             handle = attach(run_dir)
         except LabError as exc:
             raise CommandError.from_lab(exc) from None
-        return follow(handle, json_mode=args.json)
+        if args.cancel:
+            if not handle.is_running():
+                raise CommandError(f"run {run_dir.name} is not running; nothing to cancel", code=1)
+            handle.cancel()
+            print(f"asked run {run_dir.name} to stop after its current step and save the adapter", file=sys.stderr)
+        return follow(handle, json_mode=args.json, owns_job=args.cancel)
+    if args.cancel:
+        raise CommandError("--cancel needs the NAME of a run (see qlora-tutor runs)")
     runs = list_runs(root)
     if args.json:
         for info in runs:

@@ -36,7 +36,7 @@ def quiz_markdown(quiz: tuple[Question, ...]) -> tuple[str, str]:
             right = f"{'abcdefgh'[question.answer]}. {question.choices[question.answer]}"
         else:
             right = f"{question.numeric:g}" + (f" (± {question.tolerance:g})" if question.tolerance else "")
-        answers.append(f"{number}. {right}. {question.explain}".rstrip())
+        answers.append(f"{number}. **{right}.** {question.explain}".rstrip())  # bold: "40960." is no list marker
     return "\n".join(questions), "\n".join(answers)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from dataclasses import fields
@@ -92,35 +93,65 @@ def start_and_follow(kind: str, config, args: argparse.Namespace) -> int:
     return follow(handle, json_mode=args.json)
 
 
-def follow(handle, json_mode: bool) -> int:
-    """Print a job's events (replaying any already written) until it ends."""
+def follow(handle, json_mode: bool, owns_job: bool = True) -> int:
+    """Print a job's events (replaying any already written) until it ends.
+
+    The command that started the job owns it: Ctrl-C cancels it (the adapter trained so far
+    is saved), a second Ctrl-C forces it, and a SIGTERM to this command cancels it too before
+    leaving. A viewer (`runs NAME`) never touches the job: Ctrl-C only stops watching.
+    """
+    from tutor.engine.jobs import lost_reason
+
     printer = JsonPrinter() if json_mode else (RichPrinter() if sys.stdout.isatty() else PlainPrinter())
     if not json_mode:
         print(f"run folder: {handle.run_dir}", file=sys.stderr)
     tail = handle.tail()
     status = RunStatus.RUNNING
-    with printer:
-        while status is RunStatus.RUNNING:
-            try:
-                alive = handle.is_running()  # checked first: events written before exit are read below
-                batch = tail.read()
-                for event in batch:
-                    printer.show(event)
-                    if event["type"] == "error":
-                        print_error(event)
-                status = status_of(batch, alive)
-                if status is RunStatus.LOST:
-                    print(f"qlora-tutor: the job stopped without finishing (killed?); see {handle.run_dir / 'run.log'}",
+    previous_sigterm = signal.signal(signal.SIGTERM, _raise_terminated) if owns_job else None
+    try:
+        with printer:
+            while status is RunStatus.RUNNING:
+                try:
+                    alive = handle.is_running()  # checked first: events written before exit are read below
+                    batch = tail.read()
+                    for event in batch:
+                        printer.show(event)
+                        if event["type"] == "error":
+                            print_error(event)
+                    status = status_of(batch, alive)
+                    if status is RunStatus.LOST:
+                        print(f"qlora-tutor: the job stopped without finishing ({lost_reason(handle.run_dir)}); "
+                              f"see {handle.run_dir / 'run.log'}", file=sys.stderr)
+                    elif status is RunStatus.RUNNING:
+                        time.sleep(0.2)
+                except KeyboardInterrupt:
+                    if not owns_job:
+                        print(f"\nstopped watching; the run goes on (qlora-tutor runs {handle.run_dir.name} --cancel "
+                              "stops it)", file=sys.stderr)
+                        return 130
+                    forced = handle.cancel_requests > 0
+                    handle.cancel()
+                    print("\nforcing the job to stop now: only an adapter already saved is kept" if forced else
+                          "\ncancelling: the job stops after this step and saves the adapter (Ctrl-C again to force)",
                           file=sys.stderr)
-                elif status is RunStatus.RUNNING:
-                    time.sleep(0.2)
-            except KeyboardInterrupt:
-                forced = handle.cancel_requests > 0
-                handle.cancel()
-                print("\nforcing the job to stop" if forced else
-                      "\ncancelling: the job stops after this step and saves the adapter (Ctrl-C again to force)",
-                      file=sys.stderr)
+    except Terminated:
+        if handle.cancel_requests == 0:
+            handle.cancel()
+        print(f"qlora-tutor: terminated; the job was asked to stop after this step and save the adapter "
+              f"(qlora-tutor runs {handle.run_dir.name} follows it)", file=sys.stderr)
+        return 143
+    finally:
+        if owns_job:
+            signal.signal(signal.SIGTERM, previous_sigterm)
     return exit_code(status)
+
+
+class Terminated(Exception):
+    """This command got SIGTERM while following a job it started."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
 
 
 def print_error(event: dict) -> None:

@@ -576,7 +576,7 @@ def check_merge(folder: Path, settings: LoraSettings, seed: int = 0) -> MergeChe
             merged_logits_4bit = logits_on_cpu(model_4bit.merge_and_unload(), probe)
 
     def gap(a: torch.Tensor, b: torch.Tensor) -> float:
-        return (a.float().cpu() - b.float().cpu()).abs().max().item()
+        return (a.float() - b.float()).abs().max().item()
 
     return MergeCheck(
         layer=layer_name,

@@ -179,11 +179,21 @@ def exit_code(status: RunStatus) -> int:
 
 def status_of(events: list[dict], alive: bool) -> RunStatus:
     """The run's status: its `end` event's if it wrote one, else running while the process
-    lives, else lost."""
+    lives, else lost.
+
+    A job that got as far as its `done` phase but whose `end` line never made it to disk
+    (killed right then, or the disk filled up) still counts as finished: everything it had
+    to produce, the adapter included, was written before `done`.
+    """
     for event in reversed(events):
         if event["type"] == "end":
             return RunStatus(event["status"])
-    return RunStatus.RUNNING if alive else RunStatus.LOST
+    if alive:
+        return RunStatus.RUNNING
+    if any(event["type"] == "phase" and event["phase"] == "done" for event in events):
+        summary = next((event for event in events if event["type"] == "summary"), None)
+        return RunStatus.CANCELLED if summary and summary["cancelled"] else RunStatus.FINISHED
+    return RunStatus.LOST
 
 
 def invalid(event: Any) -> str | None:
@@ -314,6 +324,9 @@ class EventTail:
                 handle.seek(self.offset)
                 chunk = handle.read()
         except FileNotFoundError:
+            return []
+        except OSError as exc:  # a folder in its place, no permission: this run shows no events
+            log.warning("%s: cannot read the events (%s)", self.path, exc.strerror)
             return []
         self.offset += len(chunk)
         lines = (self._pending + chunk).split(b"\n")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,8 @@ from pathlib import Path
 import yaml
 
 from tutor import paths
-from tutor.engine.progress import write_atomic
+from tutor.engine.errors import LabError
+from tutor.storage import describe, locked, write_atomic
 
 EXERCISES_DIR = Path(__file__).resolve().parents[1] / "exercises"
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -34,8 +34,8 @@ NOT_STARTED, STARTED, FAILING, PASSING = "not started", "started", "failing", "p
 STARTUP_SECONDS = 60  # the checker process imports torch and the libraries before any check
 
 
-class ExerciseError(ValueError):
-    """A request that cannot be met; the message says what to do instead."""
+class ExerciseError(LabError):
+    """A request about an exercise that cannot be met (unknown name, solution not open yet)."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def find_exercise(slug: str) -> Exercise:
         if exercise.slug == slug:
             return exercise
     valid = ", ".join(e.slug for e in load_exercises())
-    raise ExerciseError(f"unknown exercise '{slug}'. Exercises: {valid}")
+    raise ExerciseError(f"unknown exercise '{slug}'", f"exercises: {valid}")
 
 
 # --- the learner's records ------------------------------------------------------------
@@ -130,12 +130,18 @@ def load_records() -> dict[str, Record]:
 
 
 def update_record(slug: str, **changes) -> Record:
-    records = load_records()
-    record = records.setdefault(slug, Record())
-    for name, value in changes.items():
-        setattr(record, name, value)
-    write_atomic(paths.exercise_records_file(),
-                 json.dumps({s: asdict(r) for s, r in records.items()}, indent=2) + "\n")
+    """Change one exercise's record on disk, under a lock (the CLI and the app may both write)."""
+    path = paths.exercise_records_file()
+    try:
+        with locked(path.with_name(path.name + ".lock")):
+            records = load_records()
+            record = records.setdefault(slug, Record())
+            for name, value in changes.items():
+                setattr(record, name, value)
+            write_atomic(path, json.dumps({s: asdict(r) for s, r in records.items()}, indent=2) + "\n")
+    except OSError as exc:
+        raise ExerciseError(f"your exercise record is not saved ({describe(exc)})",
+                            "free some space or set QLORA_TUTOR_HOME to a writable folder") from None
     return record
 
 
@@ -161,8 +167,11 @@ def start(exercise: Exercise, directory: Path | None = None) -> tuple[Path, bool
     target = learner_file(exercise, directory)
     created = not target.exists()
     if created:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(exercise.template, target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(target, exercise.template.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ExerciseError(describe(exc), "choose a folder you can write to with --dir") from None
     record = load_records().get(exercise.slug, Record())
     update_record(exercise.slug, file=str(target),
                   status=STARTED if record.status == NOT_STARTED else record.status)
@@ -180,7 +189,7 @@ def next_hint(exercise: Exercise) -> tuple[int, str]:
 def solution_text(exercise: Exercise) -> str:
     """The reference solution, once the learner has had one failed check (as rustlings does)."""
     if not load_records().get(exercise.slug, Record()).failed_once:
-        raise ExerciseError(f"the solution of '{exercise.slug}' opens after one failed check: "
+        raise ExerciseError(f"the solution of '{exercise.slug}' opens after one failed check",
                             f"write your attempt, then run qlora-tutor exercise check {exercise.slug}")
     return exercise.solution.read_text(encoding="utf-8")
 
@@ -266,8 +275,10 @@ def check_and_record(exercise: Exercise, directory: Path | None = None) -> Repor
     return report
 
 
-def passed_count() -> tuple[int, int]:
-    """(exercises passing, exercises in the course)."""
-    records = load_records()
-    exercises = load_exercises()
-    return sum(records.get(e.slug, Record()).status == PASSING for e in exercises), len(exercises)
+def file_stamp(file: Path) -> tuple[int, int] | None:
+    """What changes when an editor saves the file (None while it is briefly missing)."""
+    try:
+        stat = os.stat(file)
+    except FileNotFoundError:
+        return None
+    return stat.st_mtime_ns, stat.st_size

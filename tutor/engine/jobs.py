@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -41,6 +42,7 @@ ADAPTER_DIR = "adapter"
 KINDS = ("train", "generate", "compare")
 CANCEL_GRACE_S = 60.0  # SIGINT -> SIGTERM: time to finish the step and save the adapter
 TERM_GRACE_S = 10.0  # SIGTERM -> SIGKILL
+LOW_DISK_BYTES = 2**20  # less free space than one event line needs with headroom: the disk is full
 
 
 class OutputExistsError(LabError):
@@ -235,11 +237,28 @@ def claim_output_dir(path: Path) -> Path:
 
 
 def read_job(run_dir: Path) -> dict:
+    """job.json, checked field by field: a damaged one makes this run unreadable, never a reader crash."""
     try:
-        return json.loads((Path(run_dir) / JOB_FILE).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        raise LabError(f"{run_dir} is not a run folder (no readable {JOB_FILE})",
-                       "Pick a folder listed by `qlora-tutor runs`.") from None
+        job = json.loads((Path(run_dir) / JOB_FILE).read_bytes())
+        problem = _job_problem(job)
+    except (OSError, ValueError):  # ValueError covers bad JSON and bad UTF-8
+        problem = f"no readable {JOB_FILE}"
+    if problem:
+        raise LabError(f"{run_dir} is not a run folder ({problem})", "Pick a folder listed by `qlora-tutor runs`.")
+    return job
+
+
+def _job_problem(job) -> str | None:
+    if not isinstance(job, dict):
+        return f"{JOB_FILE} is not an object"
+    if job.get("kind") not in KINDS:
+        return f"{JOB_FILE} has kind {job.get('kind')!r}"
+    numbers = {"started_at": (int, float), "pid": (int, type(None)), "pid_create_time": (int, float, type(None))}
+    for name, types in numbers.items():
+        value = job.get(name, 0.0 if name == "started_at" else None)
+        if not isinstance(value, types) or isinstance(value, bool):
+            return f"{JOB_FILE} has {name} = {value!r}"
+    return None
 
 
 def attach(run_dir: Path) -> ProcessHandle:
@@ -270,7 +289,7 @@ def list_runs(root: Path | None = None) -> list[RunInfo]:
     """Every run under `root`, newest first, with its status, summary and error."""
     runs = []
     for run_dir, job in _jobs_newest_first(root):
-        events = read_all(run_dir)
+        events = read_all(run_dir)  # lines that are not valid events are skipped
         by_type = {e["type"]: e for e in events}
         pid = job.get("pid")
         running = bool(pid) and _alive(pid, job.get("pid_create_time"))
@@ -294,6 +313,15 @@ def write_job(run_dir: Path, job: dict) -> None:
     tmp = run_dir / (JOB_FILE + ".tmp")
     tmp.write_text(json.dumps(job, indent=2), encoding="utf-8")
     os.replace(tmp, run_dir / JOB_FILE)
+
+
+def lost_reason(run_dir: Path) -> str:
+    """Why a job may have stopped without its end event, as far as this machine can tell."""
+    try:
+        full = shutil.disk_usage(run_dir).free < LOW_DISK_BYTES
+    except OSError:
+        full = False
+    return f"the disk holding {run_dir} is full" if full else "killed, or the machine stopped"
 
 
 def _create_time(pid: int) -> float | None:

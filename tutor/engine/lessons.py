@@ -66,6 +66,7 @@ class Lesson:
     order: int
     body: str
     coming: bool = False
+    exercises: tuple[str, ...] = ()  # slugs of the write-it-yourself exercises this lesson leads to
     quiz: tuple[Question, ...] = field(default_factory=tuple)
     path: Path | None = None
 
@@ -122,6 +123,7 @@ def parse_lesson(path: Path) -> Lesson:
             body=match.group(2),
             coming=bool(meta.get("coming", False)),
             quiz=tuple(_question(q, path.name) for q in meta.get("quiz", ()) or ()),
+            exercises=tuple(str(slug) for slug in meta.get("exercises", ()) or ()),
             path=path,
         )
     except KeyError as exc:

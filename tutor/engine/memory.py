@@ -225,10 +225,13 @@ def estimate(
     )
 
 
-def required_bytes(total_bytes: float) -> float:
+def required_bytes(
+    total_bytes: float, reserve: float = ALLOCATOR_RESERVE, context_bytes: float = CUDA_CONTEXT_BYTES
+) -> float:
     """What a card must have for a bill of `total_bytes`: the allocator's reserve on top,
-    plus the CUDA context. The one headroom rule every verdict uses."""
-    return total_bytes * (1 + ALLOCATOR_RESERVE) + CUDA_CONTEXT_BYTES
+    plus the CUDA context. The one headroom rule every verdict uses; callers with a measured
+    reserve (reserved / allocated - 1 of real runs) pass it."""
+    return total_bytes * (1 + reserve) + context_bytes
 
 
 def fits(total_bytes: float, gpu_gb: float) -> bool:

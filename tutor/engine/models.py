@@ -129,7 +129,13 @@ def load_adapter_model(adapter_dir: Path, config: RunConfig, device: str, dtype:
     kwargs = dict(dtype=torch_dtype, is_trainable=False, device_map=device_map(device))
     if config.load_in_4bit:
         kwargs["quantization_config"] = four_bit_config(torch_dtype, config.quant_type, config.double_quant)
-    model = AutoPeftModelForCausalLM.from_pretrained(str(adapter_dir), **kwargs)
+    try:
+        model = AutoPeftModelForCausalLM.from_pretrained(str(adapter_dir), **kwargs)
+    except RuntimeError as exc:  # torch's "size mismatch for ...lora_A..." from loading the state dict
+        if "size mismatch" not in str(exc):
+            raise
+        raise ModelNotFoundError(f"the adapter in {adapter_dir} does not fit its base model: its matrices have "
+                                 "other shapes", "Use the adapter with the base model it was trained on.") from None
     model.eval()
     return model
 
@@ -144,6 +150,29 @@ def adapter_base_location(adapter_dir: Path) -> str:
             f"{adapter_dir} holds no readable adapter_config.json", "Pass the adapter/ folder of a finished train run."
         ) from None
     return data.get("base_model_name_or_path") or ""
+
+
+def adapter_model_name(adapter_dir: Path, model: str | None) -> str:
+    """The model an adapter runs on, as a run should record it (`tiny` rather than its folder).
+
+    `model` is what the learner asked for, if anything: an adapter only fits the base it was
+    trained on, so a different one is refused here instead of being silently replaced.
+    """
+    base = adapter_base_location(adapter_dir)
+    name = next((preset for preset in PRESETS if _same_place(resolve_model(preset, build_tiny=False).location, base)),
+                base)
+    if model is not None and not _same_place(resolve_model(model, build_tiny=False).location, base):
+        raise LabError(f"the adapter in {adapter_dir} was trained on {name}, not on {model}",
+                       "Leave out --model (the adapter's own base is used) or pass an adapter trained on that model.")
+    return name
+
+
+def _same_place(location: str, other: str) -> bool:
+    """Two model locations (hub ids or folders) name the same model."""
+    def canonical(where: str) -> str:
+        path = Path(where).expanduser()
+        return str(path.resolve()) if path.exists() else where
+    return canonical(location) == canonical(other)
 
 
 def load_tokenizer(location: str):

@@ -44,6 +44,7 @@ class Gpu:
     memory_bytes: float  # as the vendor states it, in 10^9 bytes
     tensor_tflops: float  # dense bf16 tensor throughput from the datasheet (fp16 where no bf16)
     bf16: bool = True
+    datasheet: bool = True  # False: a local GPU whose throughput is not known, taken as the H100's
 
 
 # Datasheet figures (NVIDIA product pages); dense, without sparsity.
@@ -70,7 +71,7 @@ def this_machine() -> Gpu:
         raise PlanError("this machine has no CUDA GPU", f"Pick a GPU to plan for: {', '.join(GPUS)}")
     props = torch.cuda.get_device_properties(0)
     return Gpu(f"{props.name} (this machine)", float(props.total_memory), REFERENCE_GPU.tensor_tflops,
-               bf16=torch.cuda.is_bf16_supported())
+               bf16=torch.cuda.is_bf16_supported(), datasheet=False)
 
 
 def find_gpu(name: str) -> Gpu:

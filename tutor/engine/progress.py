@@ -138,6 +138,18 @@ def load_progress(path: Path | None = None) -> Progress:
         return Progress(path, not_saved=f"progress is not saved ({describe(exc, 'read')})")
 
 
+def peek_progress(path: Path) -> Progress | None:
+    """Another learner's record as it is on disk, for the instructor's view: read only, never
+    repaired; None when it cannot be read."""
+    try:
+        lessons, last = _parse(json.loads(path.read_bytes().decode("utf-8")))
+    except FileNotFoundError:
+        return Progress(path)
+    except (OSError, ValueError, TypeError):
+        return None
+    return Progress(path, lessons, last)
+
+
 def _read(path: Path) -> Progress:
     """The record on disk now; a corrupt file is moved aside and replaced by an empty one."""
     try:
@@ -154,3 +166,13 @@ def _read(path: Path) -> Progress:
         write_atomic(path, json.dumps(progress.to_json(), indent=2) + "\n")
         return progress
     return Progress(path, lessons, last)
+
+
+def exercises_passed() -> tuple[int, int]:
+    """(exercises whose last check passed, exercises in the course). Their records live in
+    their own file (`tutor.engine.exercises`), written by the checker's caller."""
+    from tutor.engine.exercises import PASSING, load_exercises, load_records
+
+    records = load_records()
+    exercises = load_exercises()
+    return sum(records[e.slug].status == PASSING for e in exercises if e.slug in records), len(exercises)

@@ -196,9 +196,8 @@ def training_tokenizer(model: str = "tiny") -> TrainingTokenizer:
     try:
         return TrainingTokenizer(tokenizer, get_training_chat_template(tokenizer), label,
                                  "its chat template, in trl's training variant")
-    except ValueError as exc:
-        raise DataError(f"{model}'s chat template has no {{% generation %}} markers and trl cannot patch it",
-                        "Train it on text or prompt/completion rows, or edit the template.") from exc
+    except ValueError:  # fine for text rows; conversations need the markers (tokenize_row says so)
+        return TrainingTokenizer(tokenizer, template, label, "its chat template, without {% generation %} markers")
 
 
 @dataclass(frozen=True)
@@ -225,7 +224,12 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
 def tokenize_row(tok: TrainingTokenizer, row: dict, shape: str) -> TokenizedRow:
     """Token ids and loss mask of one row, as SFTTrainer prepares it (trl 1.16 defaults, plus
     assistant_only_loss=True for conversations)."""
+    from trl.chat_template_utils import has_generation_markers
+
     tokenizer, template = tok.tokenizer, tok.chat_template
+    if shape == "messages" and not has_generation_markers(template):
+        raise DataError(f"{tok.label}'s chat template has no {{% generation %}} markers and trl cannot patch it",
+                        "Add the markers around the assistant's turn, or train on prompt/completion rows.")
     if shape == "messages":
         out = tokenizer.apply_chat_template(row["messages"], chat_template=template, tokenize=True,
                                             return_dict=True, return_assistant_tokens_mask=True)
@@ -247,8 +251,17 @@ def tokenize_row(tok: TrainingTokenizer, row: dict, shape: str) -> TokenizedRow:
 
 
 def token_pieces(tok: TrainingTokenizer, row: TokenizedRow) -> list[tuple[str, bool]]:
-    """(text of each token, counted?) for colouring."""
-    return [(tok.tokenizer.decode([i]), c) for i, c in zip(row.ids, row.counted)]
+    """(text of each token, counted?) for colouring. A character split over several byte-level
+    tokens is shown once, on its last token, instead of as replacement characters."""
+    pieces, pending = [], []
+    for token_id, counted in zip(row.ids, row.counted):
+        pending.append(token_id)
+        text = tok.tokenizer.decode(pending)
+        if text.endswith("\ufffd") and len(pending) < 4:  # UTF-8 needs at most 4 bytes
+            continue
+        pieces.append((text, counted))
+        pending = []
+    return pieces
 
 
 @dataclass(frozen=True)
@@ -275,7 +288,7 @@ def data_report(source: str, model: str = "tiny", max_length: int = 512, example
                 text_column: str | None = None) -> DataReport:
     """Validate `source`, tokenize it for `model` as SFTTrainer would, and colour one row."""
     if max_length < 1:
-        raise DataError(f"max length must be 1 or more, got {max_length}")
+        raise DataError(f"max length must be 1 or more, got {max_length}", "Give a number of tokens, e.g. 512.")
     rows = load_rows(source, text_column)
     validation = validate(rows)
     bad = {r for rs in validation.problems.values() for r in rs}
@@ -300,3 +313,27 @@ def data_report(source: str, model: str = "tiny", max_length: int = 512, example
         example=token_pieces(tok, shown),
         counted_share=sum(t.counted_tokens for _, t in sample) / sum(len(t.ids) for _, t in sample),
     )
+
+
+def eos_kept_by_collators(tok: TrainingTokenizer, text: str = "The end.") -> dict[str, bool]:
+    """Does the EOS that ends a text row keep its label, with pad = eos as the seed sets it?
+
+    transformers' DataCollatorForLanguageModeling (the seed's) sets every label equal to
+    pad_token_id to -100, the real EOS included; trl's own collator pads labels with -100 and
+    leaves the tokens alone.
+    """
+    import copy
+
+    from transformers import DataCollatorForLanguageModeling
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling as TrlCollator
+
+    tokenizer = copy.deepcopy(tok.tokenizer)
+    tokenizer.pad_token = tokenizer.eos_token
+    ids = list(tokenize_row(TrainingTokenizer(tokenizer, tok.chat_template, tok.label, tok.note),
+                            {"text": text}, "text").ids)
+    seed = DataCollatorForLanguageModeling(tokenizer, mlm=False)([{"input_ids": ids}])
+    trl = TrlCollator(pad_token_id=tokenizer.pad_token_id)([{"input_ids": ids}])
+    return {
+        "transformers DataCollatorForLanguageModeling (the seed's)": bool(seed["labels"][0, -1] != -100),
+        "trl 1.16 SFTTrainer's collator": bool(trl["labels"][0, -1] != -100),
+    }

@@ -6,7 +6,9 @@ event with its hint, anything else an `error` event whose traceback goes to run.
 last event is always `end` (unless the process is SIGKILLed; readers then see `lost`).
 
 Signals: SIGINT asks for a clean stop (finish the step, save the adapter); SIGTERM stops
-now, after writing `end`.
+now, after writing `end`, and says whether an adapter is on disk. A SIGTERM that lands while
+the adapter is being written lets that save finish first; the adapter folder appears whole
+(renamed from a staging folder) or not at all, whatever signal arrives.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from tutor.engine.config import RunConfig
 from tutor.engine.errors import LabError
 from tutor.engine.events import EventWriter, RunStatus, exit_code
 from tutor.engine.jobs import ADAPTER_DIR, CONFIG_FILE, read_job
+from tutor.storage import describe, filling_a_folder
 
 
 class Cancelled(Exception):
@@ -52,10 +55,14 @@ def main(argv: list[str]) -> int:
     run_dir = Path(argv[0])
     events = EventWriter(run_dir)
     cancel = CancelFlag()
-    _install_signal_handlers(events, cancel)
+    _install_signal_handlers(run_dir, events, cancel)
     status = run_job(run_dir, events, cancel)
-    events.emit("end", status=status)
-    events.close()
+    try:
+        events.emit("end", status=status)
+        events.close()
+    except OSError as exc:  # the disk filled up: readers will see the run as lost, run.log says why
+        print(f"cannot write the end event: {describe(exc)}", file=sys.stderr)
+        return exit_code(RunStatus.FAILED)
     return exit_code(status)
 
 
@@ -76,6 +83,10 @@ def run_job(run_dir: Path, events: EventWriter, cancel: CancelFlag) -> RunStatus
         return RunStatus.CANCELLED
     except LabError as exc:
         events.emit("error", error_type=type(exc).__name__, message=str(exc), hint=exc.hint)
+    except OSError as exc:  # the disk is full or read-only: the learner can fix that
+        traceback.print_exc()
+        events.emit("error", error_type=type(exc).__name__, message=describe(exc),
+                    hint=f"Free some space on the disk holding {run_dir}, or choose another --output folder.")
     except Exception as exc:  # the job must end with an event, whatever went wrong
         traceback.print_exc()
         if type(exc).__name__ == "OutOfMemoryError" and config is not None:
@@ -95,13 +106,14 @@ def run_train(config: RunConfig, run_dir: Path, events: EventWriter, cancel: Can
     from tutor.engine.data import load_training_data
     from tutor.engine.generate import generate_answer
     from tutor.engine.models import load_adapter_model
-    from tutor.engine.presets import detect_targets
+    from tutor.engine.presets import check_rank, detect_targets
     from tutor.engine.training.train import train_adapter
 
     events.emit("phase", phase="loading", message=f"dataset {config.dataset}")
     dataset = load_training_data(config)  # cheap and a common mistake: fail before the model loads
     model, tokenizer, device, dtype = _load_model(config, events, for_training=True)
     targets = detect_targets(model, config.target_module_spec())
+    check_rank(config.lora_r, model, targets)
     cancel.check()
     events.emit("phase", phase="baseline", message="the base model answers before training")
     model.config.use_cache = True
@@ -109,7 +121,7 @@ def run_train(config: RunConfig, run_dir: Path, events: EventWriter, cancel: Can
     model.config.use_cache = False
     cancel.check()
     summary = train_adapter(model, tokenizer, dataset, config, targets, run_dir, device, dtype, events, cancel.is_set)
-    if summary["cancelled"]:
+    if summary["cancelled"] or cancel.is_set():  # cancel.is_set(): a SIGTERM waited for the save
         return
     del model
     _free_memory()
@@ -185,17 +197,26 @@ def _free_memory() -> None:
         torch.cuda.empty_cache()
 
 
-def _install_signal_handlers(events: EventWriter, cancel: CancelFlag) -> None:
+def _install_signal_handlers(run_dir: Path, events: EventWriter, cancel: CancelFlag) -> None:
     def on_sigint(signum, frame):
         if not cancel.is_set():
             cancel.set()
             events.emit("log", level="info", message="cancel requested: stopping after the current step")
 
     def on_sigterm(signum, frame):
-        events.emit("warning", message="terminated: stopped without finishing the current step")
-        events.emit("end", status=RunStatus.CANCELLED)
-        events.close()
-        os._exit(143)
+        if filling_a_folder():  # half a second more gives a whole adapter instead of none
+            cancel.set()
+            events.emit("log", level="info", message="terminate requested: stopping once the adapter is saved")
+            return
+        saved = (run_dir / ADAPTER_DIR / "adapter_config.json").exists()
+        try:
+            events.emit("warning", message="terminated: stopped at once; " + (
+                f"the adapter in {run_dir / ADAPTER_DIR} was saved before and is complete" if saved else
+                "nothing was saved (Ctrl-C or cancel stops after the step and saves the adapter)"))
+            events.emit("end", status=RunStatus.CANCELLED)
+            events.close()
+        finally:
+            os._exit(143)
 
     signal.signal(signal.SIGINT, on_sigint)
     signal.signal(signal.SIGTERM, on_sigterm)

@@ -130,11 +130,10 @@ def merge_report(result: MergeCheck) -> RenderableType:
     table.add_row("merged vs base + adapter, fp32 base",
                   Text(f"max logit difference {result.merged_error:.2e} (tolerance {result.tolerance:g})  ")
                   .append(verdict))
-    table.add_row("trained model: adapter on the NF4 base, against it:", "")
-    table.add_row("  merged into a full-precision reload", f"max logit difference {result.reload_gap:.3f}")
-    table.add_row("  merged into the dequantized NF4 weights",
-                  f"max logit difference {result.dequantized_merge_error:.1e}")
-    table.add_row("  merged into the NF4 base, requantized", f"max logit difference {result.merged_error_4bit:.3f}")
+    table.add_row("vs the trained model", "(the adapter on the NF4 base):")
+    table.add_row("  merged, full-precision reload", f"max logit difference {result.reload_gap:.3f}")
+    table.add_row("  merged, dequantized NF4", f"max logit difference {result.dequantized_merge_error:.1e}")
+    table.add_row("  merged, requantized to NF4", f"max logit difference {result.merged_error_4bit:.3f}")
     return table
 
 

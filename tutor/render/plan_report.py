@@ -46,8 +46,9 @@ def plan_renderable(plan: Plan) -> Group:
     facts.add_row("adapter file", f"{plan.adapter_file_bytes / 1e6:,.1f} MB (fp32)")
     facts.add_row("speed", f"~{plan.tokens_per_s:,.0f} tokens/s, ~{plan.step_seconds:.2f} s a step "
                            f"({s.batch_size * s.max_length:,} tokens)")
-    facts.add_row("", Text(f"estimate: scaled by FLOPs per token and datasheet tensor TFLOP/s from the lab "
-                           f"trainer measured on an H100 ({plan.reference.label})", style="dim"))
+    scaling = "datasheet tensor TFLOP/s" if plan.gpu.datasheet else "nothing for the GPU (taken as fast as an H100)"
+    facts.add_row("", Text(f"estimate: scaled by FLOPs per token and {scaling} from the lab trainer measured "
+                           f"on an H100 ({plan.reference.label})", style="dim"))
     notes = []
     if not plan.gpu.bf16:
         notes.append(Text(f"{plan.gpu.label} has no bf16: the lab computes in fp16 there", style="yellow"))

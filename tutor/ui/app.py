@@ -28,6 +28,7 @@ class TutorApp(App[int]):
         Binding("t", "contents", "Contents"),
         Binding("d", "doctor", "Doctor"),
         Binding("l", "toggle_dark", "Light/dark", show=False),
+        Binding("x", "exercises", "Exercises", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
     ]
@@ -98,6 +99,12 @@ class TutorApp(App[int]):
                 self.pop_screen()
             self.push_screen(DoctorScreen())  # over the lesson, so Esc comes back to it
 
+    def action_exercises(self, highlight: str | None = None) -> None:
+        from tutor.ui.screens.exercises import ExercisesScreen
+
+        if not isinstance(self.screen, ExercisesScreen):
+            self.push_screen(ExercisesScreen(highlight))
+
     async def action_quit(self) -> None:
         """Quit, unless the job manager keeps us (e.g. the learner cancels over a running job)."""
         if await self.jobs.before_quit():
@@ -115,6 +122,8 @@ class TutorApp(App[int]):
         yield SystemCommand("Home", "The syllabus and your progress", self.action_go_home)
         yield SystemCommand("Contents", "Jump to any lesson", self.action_contents)
         yield SystemCommand("Doctor", "Check GPU, CUDA and libraries for the labs", self.action_doctor)
+        yield SystemCommand("Exercises", "Write QLoRA's pieces yourself, checked as you save (x)",
+                            self.action_exercises)
         yield SystemCommand("Light/dark", "Toggle the light and dark theme", self.action_toggle_dark)
         yield from super().get_system_commands(screen)
 

@@ -31,15 +31,16 @@ def weights_folder(model: str, log=print) -> Path | str:
     preset = get_preset(model)
     if preset and preset.teaching:
         return ensure_tiny(log)
-    if Path(model).expanduser().is_dir():
-        return Path(model).expanduser()
+    local = Path(model).expanduser()
+    if local.is_dir() and (any(local.glob("*.safetensors")) or any(local.glob("*.bin"))):
+        return local
     hub_id = preset.hub_id if preset else model
-    if isinstance(try_to_load_from_cache(hub_id, "model.safetensors.index.json"), str) or isinstance(
-            try_to_load_from_cache(hub_id, "model.safetensors"), str):
+    if not local.is_dir() and any(isinstance(try_to_load_from_cache(hub_id, name), str)
+                                  for name in ("model.safetensors", "model.safetensors.index.json")):
         return hub_id
     config, label = resolve_config(model)
     folder = paths.models_dir() / f"random-{label.replace('/', '--')}"
-    if not (folder / "config.json").exists():
+    if not (folder / "config.json").exists():  # built once, then reused by every plan of this model
         log(f"{label} is not on this machine: building random weights from its config (once)")
         torch.manual_seed(0)
         device = "cuda" if torch.cuda.is_available() else "cpu"

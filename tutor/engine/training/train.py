@@ -19,6 +19,7 @@ from tutor.engine.data import TEXT_COLUMN
 from tutor.engine.events import EventWriter
 from tutor.engine.models import gpu_memory
 from tutor.engine.training.speed import SpeedPlan
+from tutor.storage import inject_fault, staged_folder
 
 # batch_size = auto: on a GPU, auto_find_batch_size starts at 8 and halves on out-of-memory;
 # on CPU, 4, where the seed's T4 run ended up (50 samples x 5 epochs = 65 steps).
@@ -82,8 +83,10 @@ def train_adapter(
     output = trainer.train()
     events.emit("phase", phase="saving", message="saving the adapter")
     adapter_dir = run_dir / "adapter"
-    trainer.model.save_pretrained(adapter_dir)
-    tokenizer.save_pretrained(adapter_dir)
+    with staged_folder(adapter_dir) as staging:  # adapter/ appears complete or not at all
+        trainer.model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        inject_fault("adapter", adapter_dir)
     metrics = output.metrics
     memory = gpu_memory()
     summary = dict(

@@ -29,6 +29,7 @@ class LessonScreen(Screen):
         Binding("p", "previous_lesson", "Prev"),
         Binding("h", "app.go_home", "Home"),
         Binding("escape", "leave", "Leave field / home", show=False),
+        Binding("x", "exercises", "Exercises", show=False),
         Binding("ctrl+r", "start_run", "Start run"),
     ]
 
@@ -60,6 +61,9 @@ class LessonScreen(Screen):
                 yield load_panel(segment.panel) if segment.panel else Markdown(segment.markdown)
             if lesson.quiz:
                 yield Quiz(lesson.quiz, self.app.progress.of(lesson.slug).best_score)
+            if lesson.exercises:
+                yield Static(f"Write it yourself: {', '.join(lesson.exercises)}. Press x for the exercises.",
+                             id="lesson-exercises")
             yield Static(self.end_note(), id="lesson-end")
         yield Footer()
 
@@ -133,6 +137,10 @@ class LessonScreen(Screen):
             body.focus()
         else:
             self.app.action_go_home()
+
+    def action_exercises(self) -> None:
+        """Open the exercises at this lesson's first one (or at the first of the course)."""
+        self.app.action_exercises(self.lesson.exercises[0] if self.lesson.exercises else None)
 
     def action_next_lesson(self) -> None:
         self.reached_end()

@@ -6,6 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Button, Input, RadioButton, RadioSet, Static
 
 from tutor.engine.lessons import Question
@@ -39,6 +40,7 @@ class Quiz(Vertical):
         self.questions = questions
         self.best_score = best_score
         self.last_score: int | None = None
+        self.to_show: tuple[Widget, bool] | None = None  # scrolled to once the quiz re-laid out
 
     def compose(self) -> ComposeResult:
         yield Static("Check yourself", classes="quiz-heading")
@@ -89,14 +91,22 @@ class Quiz(Vertical):
         retry = self.query_one("#retry", Button)
         retry.disabled = False
         retry.focus(scroll_visible=False)
-        self.query_one("#quiz-score").scroll_visible(animate=False)
+        self.to_show = (self.query_one("#quiz-score"), False)  # below the verdicts' new lines
         self.post_message(self.Checked(score, len(self.questions)))
+
+    def on_resize(self) -> None:
+        """Check and Try again show or hide the verdicts: only once the quiz has its new
+        height can the view scroll to the score, or back to question 1."""
+        if self.to_show:
+            widget, top = self.to_show
+            self.to_show = None
+            widget.scroll_visible(top=top, animate=False)
 
     async def retry(self) -> None:
         """Start over with blank answers (the best score is kept), at question 1.
 
-        Each answer field is replaced in place (new before old goes), so the quiz never
-        shrinks and the lesson's scroll position is not clamped on the way."""
+        Each answer field is replaced in place (new before old goes), so the fields never
+        leave a gap that would clamp the lesson's scroll position on the way."""
         for block, question in zip(self.query(".question"), self.questions):
             old = block.query_one("RadioSet, Input")
             await block.mount(self.answer_field(question), before=old)
@@ -106,7 +116,7 @@ class Quiz(Vertical):
         self.query_one("#retry", Button).disabled = True
         first = self.query(".question").first()
         first.query_one("RadioSet, Input").focus(scroll_visible=False)
-        self.call_after_refresh(first.scroll_visible, top=True, animate=False)
+        self.to_show = (first, True)
 
     async def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
