@@ -125,9 +125,7 @@ def run_train(config: RunConfig, run_dir: Path, events: EventWriter, cancel: Can
     check_rank(config.lora_r, model, targets)
     cancel.check()
     events.emit("phase", phase="baseline", message="the base model answers before training")
-    model.config.use_cache = True
-    generate_answer(model, tokenizer, config, "base", events, cancel.is_set)
-    model.config.use_cache = False
+    generate_answer(model, tokenizer, config, "base", events, cancel.is_set)  # with its KV cache, whatever the flags
     cancel.check()
     summary = train_adapter(model, tokenizer, dataset, held_out, config, targets, run_dir, device, dtype, events, cancel.is_set)
     if summary["cancelled"] or cancel.is_set():  # cancel.is_set(): a SIGTERM waited for the save
