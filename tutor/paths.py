@@ -11,7 +11,6 @@ from pathlib import Path
 from platformdirs import user_data_path
 
 ENV_HOME = "QLORA_TUTOR_HOME"
-ENV_MODELS = "QLORA_TUTOR_MODELS"
 
 
 def data_home() -> Path:
@@ -29,17 +28,5 @@ def progress_file() -> Path:
 def runs_dir() -> Path:
     """Each lab run (train, generate, compare) gets a folder in here."""
     path = data_home() / "runs"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def models_dir() -> Path:
-    """Models the tutor builds itself (the tiny teaching model) are cached here.
-
-    `QLORA_TUTOR_MODELS` moves the cache on its own, so tests that use a fresh home each
-    still share one build of the tiny model.
-    """
-    override = os.environ.get(ENV_MODELS)
-    path = Path(override).expanduser() if override else data_home() / "models"
     path.mkdir(parents=True, exist_ok=True)
     return path

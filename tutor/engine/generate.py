@@ -52,3 +52,20 @@ def generate_answer(
         new_tokens=int(new_tokens.shape[0]), seconds=round(time.monotonic() - started, 3),
     )
     return text
+
+
+def answer_prompts(model, tokenizer, prompts: list[str], config: RunConfig) -> list[str]:
+    """Greedy answers to several prompts, one at a time and without events: what the shape
+    count (tutor.engine.shape.count_shaped) is measured on, with the lab's decoding settings."""
+    import torch
+
+    answers = []
+    for prompt in prompts:
+        inputs = tokenizer(prompt, return_tensors="pt").to(model.device)
+        with torch.no_grad():
+            output = model.generate(
+                **inputs, max_new_tokens=config.max_new_tokens, repetition_penalty=config.repetition_penalty,
+                do_sample=False, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+            )
+        answers.append(tokenizer.decode(output[0][inputs["input_ids"].shape[1]:], skip_special_tokens=True))
+    return answers
