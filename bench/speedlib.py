@@ -9,7 +9,7 @@ import random
 import statistics
 from collections.abc import Sequence
 
-from tutor.engine.throughput import H100_BF16_PEAK_FLOPS
+from tutor.engine.flops import H100_BF16_PEAK_FLOPS
 
 
 def spread_samples(token_ids: Sequence[Sequence[int]], count: int, low: int, high: int, seed: int = 0) -> list[list[int]]:

@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.collators import FullRowsCollator, StaticOffsetsCollator  # noqa: E402
+from bench.ablations import steps_for  # noqa: E402
 from bench.profiling import GCClock, StackSampler, profile_summary  # noqa: E402
 from bench.speedlib import markdown_table, peak_note, ratios, spread_samples  # noqa: E402
 
@@ -56,31 +56,7 @@ CONFIGS: dict[str, dict] = {
     "packing-wrapped": dict(packing=True, packing_strategy="wrapped", optim="paged_adamw_8bit"),
     "packing-nogc": dict(packing=True, optim="paged_adamw_8bit", gradient_checkpointing=False),
 }
-# (c) the tutor's engine with its defaults; "tutor+a+b" adds the ablation settings a and b.
-TUTOR_SETTINGS: dict[str, dict] = {
-    "varlen": dict(varlen=True),  # packed rows flattened into one, varlen flash attention per document
-    "compile": dict(compile="break", varlen=True),  # decoder layers through torch.compile, attention left out, static rows
-    "cstatic": dict(compile="static", varlen=True),  # ... attention inside, with document offsets of one static shape too
-    "cgraph": dict(compile="cudagraphs", varlen=True),  # ... and replayed as CUDA graphs (mode reduce-overhead)
-    "rcompile": dict(compile="rows"),  # the default's rows, padded to max_length, layers through torch.compile
-    "rgraph": dict(compile="rows-cudagraphs"),  # ... and replayed as CUDA graphs
-    "paged": dict(optim="paged_adamw_8bit"),  # the seed's paged 8-bit AdamW instead of the unpaged one
-    "library": dict(fused=False),  # peft's and bitsandbytes' own 4-bit LoRA layers, not tutor.engine.training.fastlora's
-    "reentrant": dict(reentrant=True),  # reentrant gradient checkpointing (recompute under no_grad)
-    "cudnn": dict(cudnn=True),  # SDPA's cuDNN attention back on (the default turns it off)
-    "gc": dict(gc=True),  # the garbage collector left to walk the whole heap (the default freezes it)
-}
-
-
-def tutor_settings(config_name: str) -> dict | None:
-    """The tutor_trainer keywords a config name asks for, or None if it is not a tutor config."""
-    head, *extras = config_name.split("+")
-    if head != "tutor":
-        return None
-    settings: dict = {}
-    for extra in extras:
-        settings.update(TUTOR_SETTINGS[extra])
-    return settings
+# (c) the tutor's engine with its defaults; "tutor+a+b" adds the ablations a and b (bench/ablations.py).
 
 
 def build_model_folder(shape: str, folder: Path) -> None:
@@ -88,7 +64,7 @@ def build_model_folder(shape: str, folder: Path) -> None:
     from transformers import AutoConfig, AutoModelForCausalLM
 
     from tutor.engine.models import four_bit_config
-    from tutor.engine.tiny import build_tokenizer
+    from tutor.engine.tiny import tiny_tokenizer
 
     if not (folder / "config.json").exists():
         params = dict(SHAPES[shape])
@@ -97,7 +73,7 @@ def build_model_folder(shape: str, folder: Path) -> None:
         with torch.device(DEVICE):
             model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
         model.save_pretrained(folder)
-        build_tokenizer().save_pretrained(folder)  # so `qlora-tutor train --model FOLDER` can use it too
+        tiny_tokenizer().save_pretrained(folder)  # so `qlora-tutor train --model FOLDER` can use it too
         del model
     nf4 = quantized_folder(folder)
     if not (nf4 / "config.json").exists():
@@ -105,7 +81,7 @@ def build_model_folder(shape: str, folder: Path) -> None:
         model = AutoModelForCausalLM.from_pretrained(folder, quantization_config=four_bit_config(torch.bfloat16),
                                                      device_map=DEVICE_MAP, dtype=torch.bfloat16)
         model.save_pretrained(nf4)
-        build_tokenizer().save_pretrained(nf4)
+        tiny_tokenizer().save_pretrained(nf4)
 
 
 def quantized_folder(folder: Path) -> Path:
@@ -113,9 +89,9 @@ def quantized_folder(folder: Path) -> Path:
 
 
 def load_samples(count: int = 400) -> tuple[list[list[int]], object]:
-    from tutor.engine.tiny import DATA_DIR, build_tokenizer  # the tutor's own offline tokenizer
+    from tutor.engine.tiny import DATA_DIR, tiny_tokenizer  # the tutor's own offline tokenizer
 
-    tokenizer = build_tokenizer()
+    tokenizer = tiny_tokenizer()
     prompts = [json.loads(line)["prompt"] for line in (DATA_DIR / "prompts.jsonl").read_text().splitlines() if line]
     ids = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in prompts]
     return spread_samples(ids, count=count, low=20, high=400, seed=0), tokenizer
@@ -128,7 +104,8 @@ def run_one(config_name: str, shape: str, folder: Path, steps: int, warmup: int,
     from transformers import AutoModelForCausalLM, TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
-    from tutor.engine.throughput import ModelShape, measured_window, mfu
+    from bench.throughput import measured_window
+    from tutor.engine.flops import MatmulShape, mfu
 
     samples, tokenizer = load_samples()
     dataset = Dataset.from_dict({"input_ids": samples})
@@ -151,8 +128,11 @@ def run_one(config_name: str, shape: str, folder: Path, steps: int, warmup: int,
             sync()
             step_seconds.append(time.perf_counter() - self.t0)
 
-    if tutor_settings(config_name) is not None:
-        trainer = tutor_trainer(model, tokenizer, dataset, steps, [Clock()], cuda, **tutor_settings(config_name))
+    ablation_steps = steps_for(config_name, BATCH, MAX_LENGTH)
+    if ablation_steps is not None:
+        trainer = tutor_trainer(model, tokenizer, dataset, steps, [Clock()], cuda)
+        for apply in ablation_steps:
+            apply(trainer)
     else:
         lora = LoraConfig(r=16, lora_alpha=16, lora_dropout=0.05, bias="none", task_type="CAUSAL_LM",
                           target_modules=TARGETS[shape])
@@ -196,7 +176,7 @@ def run_one(config_name: str, shape: str, folder: Path, steps: int, warmup: int,
     matmul = sum(m.weight.numel() * (2 if m.weight.dtype == torch.uint8 else 1)
                  for m in base.modules() if isinstance(m, torch.nn.Linear) and hasattr(m, "weight"))
     cfg = base.config
-    shape_info = ModelShape(matmul_params=matmul, layers=cfg.num_hidden_layers, hidden=cfg.hidden_size)
+    shape_info = MatmulShape(matmul_params=matmul, layers=cfg.num_hidden_layers, hidden=cfg.hidden_size)
     dataset_tokens = sum(len(s) for s in samples)
     loss_values = [float(l) for l in losses]
     tail = loss_values[-5:]
@@ -216,9 +196,7 @@ def run_one(config_name: str, shape: str, folder: Path, steps: int, warmup: int,
     }
 
 
-def tutor_trainer(model, tokenizer, dataset, steps: int, callbacks: list, cuda: bool,
-                  varlen: bool = False, compile: str = "", optim: str = "auto", fused: bool = True,
-                  reentrant: bool = False, cudnn: bool = False, gc: bool = False):
+def tutor_trainer(model, tokenizer, dataset, steps: int, callbacks: list, cuda: bool):
     """(c): the lab engine's own trainer with its defaults, at the benchmark's batch budget."""
     from tutor.engine.config import RunConfig
     from tutor.engine.events import EventWriter
@@ -226,55 +204,15 @@ def tutor_trainer(model, tokenizer, dataset, steps: int, callbacks: list, cuda: 
     from tutor.engine.training.train import ProgressCallback, build_trainer
 
     # BENCH_SPEED=packed exercises the GPU default in a CPU smoke run (auto means seed on CPU).
-    config = RunConfig(batch_size=BATCH, max_length=MAX_LENGTH, seed=0, speed=os.environ.get("BENCH_SPEED", "auto"),
-                       optim=optim)
+    config = RunConfig(batch_size=BATCH, max_length=MAX_LENGTH, seed=0, speed=os.environ.get("BENCH_SPEED", "auto"))
     device = "cuda" if cuda else "cpu"
     run_dir = Path(tempfile.mkdtemp())
     # The lab's own progress events ride along, as they do when the learner watches.
     progress = ProgressCallback(EventWriter(run_dir), should_stop=lambda: False)
     trainer = build_trainer(model, tokenizer, dataset, config, detect_targets(model.config), run_dir,
-                            device, "bf16" if cuda else "fp32", [*callbacks, progress], varlen=varlen, fused=fused)
+                            device, "bf16" if cuda else "fp32", [*callbacks, progress])
     trainer.args.max_steps = steps
-    if reentrant:  # train() enables checkpointing from these arguments; reentrant needs input grads
-        for key in ("gradient_checkpointing_kwargs", "activation_checkpointing_kwargs"):
-            if hasattr(trainer.args, key):
-                setattr(trainer.args, key, {"use_reentrant": True})
-        trainer.model.enable_input_require_grads()
-    if cudnn:
-        import torch
-
-        torch.backends.cuda.enable_cudnn_sdp(True)
-        drop_note(trainer, "attention:")
-    if gc:
-        from tutor.engine.training.train import FrozenHeap
-
-        trainer.remove_callback(FrozenHeap)
-        drop_note(trainer, "garbage collector:")
-    if compile:
-        import torch
-        from transformers import AttentionInterface
-        from transformers.modeling_layers import GradientCheckpointingLayer
-
-        from tutor.engine.attention import VARLEN, varlen_attention_forward
-
-        if compile.startswith("rows"):  # rows of exactly max_length: one static shape, mask included
-            trainer.data_collator = FullRowsCollator(trainer.data_collator, MAX_LENGTH)
-        else:
-            trainer.data_collator.pad_to_multiple_of = BATCH * MAX_LENGTH  # one static row shape
-        if compile == "break":  # the attention, whose document offsets vary, left out of the graphs
-            AttentionInterface.register(VARLEN, torch.compiler.disable(varlen_attention_forward))
-        elif not compile.startswith("rows"):
-            trainer.data_collator = StaticOffsetsCollator(trainer.data_collator, max_docs=256, max_length=MAX_LENGTH)
-        options = dict(dynamic=False, mode="reduce-overhead" if compile.endswith("cudagraphs") else None)
-        for layer in trainer.model.modules():
-            if isinstance(layer, GradientCheckpointingLayer):
-                layer.compile(**options)
     return trainer
-
-
-def drop_note(trainer, prefix: str) -> None:
-    """An ablation took a default back: its line leaves the settings the results record."""
-    trainer.speed_notes = [note for note in trainer.speed_notes if not note.startswith(prefix)]
 
 
 def instrument(trainer, pad_token_id: int) -> tuple[list[int], list]:
@@ -320,9 +258,9 @@ def child_main(args: argparse.Namespace) -> None:
     Path(args.result).write_text(json.dumps(result))
 
 
-def run_child(argv: list[str]) -> None:
+def run_child(argv: list[str], script: str = __file__) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
-    subprocess.run([sys.executable, __file__, *argv], check=True, env=env)
+    subprocess.run([sys.executable, script, *argv], check=True, env=env)
 
 
 def main() -> None:

@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 
 from tutor import paths  # noqa: E402
 from tutor.engine.config import ConfigError, RunConfig  # noqa: E402
-from tutor.engine.events import read_all  # noqa: E402
+from tutor.engine.events import RunStatus, read_all, status_of  # noqa: E402
 from tutor.engine.jobs import LOG_FILE, attach, read_job  # noqa: E402
 
 TOLERANCE = 0.03
@@ -133,8 +133,8 @@ def run_result(run_dir: Path, expected: RunConfig) -> dict:
     """What a finished run measured; BenchError with the job's own error if it did not finish."""
     events = read_all(run_dir)
     last = {event["type"]: event for event in events}
-    status = last.get("end", {}).get("status")
-    if status != "finished" or "summary" not in last:
+    status = status_of(events, alive=False)
+    if status is not RunStatus.FINISHED or "summary" not in last:
         raise BenchError(failure(run_dir, status, last.get("error")))
     used, wanted = RunConfig.load(run_dir / "config.toml").to_dict(), expected.to_dict()
     differ = {name: value for name, value in used.items() if value != wanted[name]}
@@ -152,11 +152,11 @@ def run_result(run_dir: Path, expected: RunConfig) -> dict:
     }
 
 
-def failure(run_dir: Path, status: str | None, error: dict | None) -> str:
+def failure(run_dir: Path, status: RunStatus, error: dict | None) -> str:
     """Why a run has no figures: the job's error and hint, or the end of its run.log."""
     if error:
         return f"{error['message']}" + (f"\n  hint: {error['hint']}" if error.get("hint") else "")
-    if status:
+    if status is not RunStatus.LOST:
         return f"the run ended {status} without a summary"
     log = (run_dir / LOG_FILE).read_text(encoding="utf-8", errors="replace") if (run_dir / LOG_FILE).exists() else ""
     return "the job stopped without an end event (killed?); the end of its run.log:\n" + "\n".join(log.splitlines()[-15:])

@@ -8,7 +8,7 @@ import pytest
 
 from tutor.engine.anatomy import (
     AnatomyError, LoraSettings, check_adapter, check_merge, describe, inspect_model, nf4_bytes,
-    read_adapter_file, summarize, tiny_folder, wrap_with_lora,
+    load_pretrained, read_adapter_file, summarize, tiny_folder, wrap_with_lora,
 )
 from tutor.engine.presets import TargetModulesError, meta_model
 
@@ -156,3 +156,22 @@ def test_merge_on_tiny_matches_base_plus_adapter():
     assert result.weight_error <= 1e-5
     assert result.equivalent
     assert result.merged_error_4bit > 100 * max(result.merged_error, 1e-7)
+    # the adapter learned against dequantized NF4 weights: a full-precision reload is another model
+    assert result.dequantized_merge_error <= result.tolerance
+    assert result.reload_gap > 100 * max(result.dequantized_merge_error, 1e-7)
+    assert result.reload_gap < result.adapter_effect / 10
+    # the sizes lesson 5 quotes (about 8, 0.07 and 0.3) on tiny with seed 0
+    assert 4 < result.adapter_effect < 16
+    assert 0.03 < result.reload_gap < 0.15 and 0.1 < result.merged_error_4bit < 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("targets", ["auto", "all-linear"])
+def test_tiny_nf4_estimate_counts_exactly_the_weights_bitsandbytes_packed(targets):
+    """The estimate's 4-bit share is the packed weights of the real load, nothing more:
+    tiny's output head is tied to its embeddings and stays 16-bit (once read as -107,968 bytes)."""
+    model = load_pretrained(tiny_folder(), four_bit=True)
+    packed = sum(p.quant_state.shape.numel() for p in model.parameters() if getattr(p, "quant_state", None))
+    anatomy = inspect_model("tiny", LoraSettings(rank=8, targets=targets))
+    assert anatomy.quantizable_params == packed
+    assert 0 < anatomy.base_nf4_bytes < anatomy.base_bytes(2)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 
+from conftest import wait_until
 from fixtures import make_app
 from rich.console import Console
+from textual.command import CommandList
 from textual.widgets import Input
 
 from tutor.ui.screens.help import HelpScreen, keys_table
@@ -13,6 +15,12 @@ from tutor.ui.screens.home import HomeScreen
 from tutor.ui.screens.lesson import LessonScreen
 from tutor.ui.screens.toc import ContentsScreen
 from tutor.ui.widgets.syllabus import Syllabus
+
+
+def first_hit(app) -> str:
+    """The palette's first search hit as text ('' while it is still searching)."""
+    hits = app.screen.query(CommandList)
+    return str(hits.first().get_option_at_index(0).prompt) if hits and hits.first().option_count else ""
 
 
 def current_slug(app) -> str | None:
@@ -114,7 +122,7 @@ async def test_palette_opens_a_lesson_by_name():
     async with app.run_test() as pilot:
         await pilot.press("ctrl+p")
         await pilot.press(*"with a quiz")
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: "Lesson with a quiz" in first_hit(app))
         await pilot.press("enter")
         await pilot.pause()
         assert current_slug(app) == "quizzed"

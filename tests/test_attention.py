@@ -9,8 +9,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tutor.engine import attention  # noqa: E402
-from tutor.engine.attention import VARLEN, kernel_options, register  # noqa: E402
+from bench import attention  # noqa: E402
+from bench.attention import VARLEN, kernel_options, register  # noqa: E402
 
 CAUSAL_2_13 = frozenset({"query", "key", "value", "window_size", "scale", "enable_gqa"})
 CAUSAL_2_10 = frozenset({"query", "key", "value", "is_causal", "return_aux"})
@@ -101,6 +101,7 @@ def test_calls_an_old_release_cannot_express_go_to_sdpa():
 def test_packed_training_keeps_rows_and_says_so(tmp_path):
     from datasets import Dataset
 
+    from bench.ablations import flatten_rows
     from tutor.engine.config import RunConfig
     from tutor.engine.training.packing import PackedRowsCollator
     from tutor.engine.training.train import build_trainer
@@ -118,9 +119,10 @@ def test_packed_training_keeps_rows_and_says_so(tmp_path):
                          ["q_proj"], tmp_path, "cpu", "fp32", [])
     assert [type(c).__name__ for c in trainer.callback_handler.callbacks].count("FrozenHeap") == 1
     assert "FrozenHeap" not in [type(c).__name__ for c in seed.callback_handler.callbacks]
-    flat = build_trainer(tiny_llama("sdpa"), tokenizer, dataset, config, ["q_proj"], tmp_path, "cpu", "fp32", [],
-                         varlen=True)  # asked for, but flash attention needs a GPU: rows all the same
+    flat = build_trainer(tiny_llama("sdpa"), tokenizer, dataset, config, ["q_proj"], tmp_path, "cpu", "fp32", [])
+    flatten_rows(flat)  # the benchmark's ablation, but flash attention needs a GPU: rows all the same
     assert isinstance(flat.data_collator, PackedRowsCollator)
+    assert flat.speed_notes[-1].startswith("varlen: not applied")
 
 
 def test_the_frozen_heap_is_frozen_while_training_and_released_after():
@@ -138,9 +140,9 @@ def test_the_frozen_heap_is_frozen_while_training_and_released_after():
 
 
 def _tokenizer():
-    from tutor.engine.tiny import build_tokenizer
+    from tutor.engine.tiny import tiny_tokenizer
 
-    return build_tokenizer()
+    return tiny_tokenizer()
 
 
 def test_the_speed_setting_changes_the_optimizer_and_autocast_only_where_measured():

@@ -49,14 +49,16 @@ def test_markdown_table_formats_each_row():
     assert "| tutor | 5,123 | 0.500 | 10.0 | 4.50 |" in table
 
 
-def test_tutor_config_names_add_ablation_settings():
-    from bench.train_speed import tutor_settings
+def test_tutor_config_names_add_ablation_steps_in_order():
+    from bench.ablations import flatten_rows, paged_optimizer, steps_for
 
-    assert tutor_settings("tutor") == {}
-    assert tutor_settings("tutor+varlen+paged") == {"varlen": True, "optim": "paged_adamw_8bit"}
-    assert tutor_settings("stock-best") is None
+    assert steps_for("tutor", 4, 512) == []
+    assert steps_for("tutor+varlen+paged", 4, 512) == [flatten_rows, paged_optimizer]
+    compiled = steps_for("tutor+cgraph", 4, 512)
+    assert compiled[0] is flatten_rows and compiled[1].keywords == {"mode": "cudagraphs", "batch": 4, "max_length": 512}
+    assert steps_for("stock-best", 4, 512) is None
     with pytest.raises(KeyError):
-        tutor_settings("tutor+warp")
+        steps_for("tutor+warp", 4, 512)
 
 
 def test_static_offsets_make_padding_one_document_and_fill_empty_ones():

@@ -15,7 +15,7 @@ from tutor.commands.show import print_lesson
 from tutor.engine.lessons import find_lesson, load_catalog
 
 SLUGS = ["why-qlora", "quantization", "nf4", "lora-rank", "adapter-anatomy",
-         "lab-baseline", "lab-train", "lab-compare"]
+         "lab-baseline", "lab-train", "lab-compare", "your-data", "plan-your-run"]
 
 
 def test_the_documented_slugs_are_the_catalog():

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 from textual.app import App, ComposeResult
 from textual.widget import Widget
 from textual.widgets import Button
 
+from conftest import wait_until
 from fakes import FakeRunner, write_dead_run
 from tutor.engine.events import read_all
 from tutor.ui.job_manager import JobEvents, JobManager
@@ -40,13 +40,6 @@ class HostApp(App):
         self.jobs.on_app_mount()
 
 
-async def wait_until(pilot, condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        await pilot.pause(0.05)
-
-
 async def test_a_late_watcher_gets_replay_then_batches_without_gaps_or_repeats() -> None:
     app = HostApp(FakeRunner(steps=20, step_s=0.03))
     async with app.run_test() as pilot:
@@ -54,8 +47,7 @@ async def test_a_late_watcher_gets_replay_then_batches_without_gaps_or_repeats()
         await wait_until(pilot, lambda: len(run.events) > 5)
         recorder = app.query_one(Recorder)
         recorder.events.extend(app.jobs.watch(recorder, run))
-        await wait_until(pilot, lambda: run.status == "finished")
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: any(e["type"] == "end" for e in recorder.events))
     on_disk = read_all(run.run_dir)
     assert recorder.events == on_disk
     # Far fewer messages than events: one per tick, not one per token or step.
@@ -72,17 +64,14 @@ async def test_launch_reattaches_running_and_finished_runs() -> None:
     held = FakeRunner(steps=6, step_s=0.01, hold_after_step=2).start("train", None)
 
     app = HostApp(FakeRunner())
-    try:
-        async with app.run_test() as pilot:
-            runs = {run.run_dir: run for run in app.jobs.runs()}
-            assert set(runs) == {finished.run_dir, held.run_dir}
-            assert app.jobs.runs()[0].run_dir == held.run_dir  # newest first
-            await wait_until(pilot, lambda: runs[held.run_dir].events and not runs[finished.run_dir].tailing)
-            assert runs[finished.run_dir].status == "finished"
-            assert runs[held.run_dir].is_active
-            assert [r.run_dir for r in app.jobs.active_runs()] == [held.run_dir]
-    finally:
-        FakeRunner.release_all()
+    async with app.run_test() as pilot:
+        runs = {run.run_dir: run for run in app.jobs.runs()}
+        assert set(runs) == {finished.run_dir, held.run_dir}
+        assert app.jobs.runs()[0].run_dir == held.run_dir  # newest first
+        await wait_until(pilot, lambda: runs[held.run_dir].events and not runs[finished.run_dir].tailing)
+        assert runs[finished.run_dir].status == "finished"
+        assert runs[held.run_dir].is_active
+        assert [r.run_dir for r in app.jobs.active_runs()] == [held.run_dir]
 
 
 async def test_a_job_that_died_without_an_end_event_is_reported_lost() -> None:
@@ -92,8 +81,7 @@ async def test_a_job_that_died_without_an_end_event_is_reported_lost() -> None:
         run = app.jobs.latest("train")
         recorder = app.query_one(Recorder)
         recorder.events.extend(app.jobs.watch(recorder, run))
-        await wait_until(pilot, lambda: not run.tailing)
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: not run.tailing and recorder.events)
     assert run.run_dir == run_dir
     assert run.status == "lost"
     assert [e["phase"] for e in recorder.events] == ["loading"]
@@ -113,22 +101,18 @@ async def _quit_over_a_held_run(choice: str):
         run = app.jobs.start("train", None)
         await wait_until(pilot, lambda: any(e["type"] == "progress" for e in run.events))
         assert await app.jobs.before_quit() is False
-        await pilot.pause()
-        assert isinstance(app.screen, KeepRunningScreen)
+        await wait_until(pilot, lambda: isinstance(app.screen, KeepRunningScreen) and app.screen.query("#keep-running-question"))
         assert run.run_dir.name in str(app.screen.query_one("#keep-running-question").content)
         await pilot.click(f"#{choice}")
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: not app.is_running or not isinstance(app.screen, KeepRunningScreen))
         still_open = app.is_running and not isinstance(app.screen, KeepRunningScreen)
     return run, still_open
 
 
 async def test_quit_keep_running_leaves_the_run_going() -> None:
-    try:
-        run, still_open = await _quit_over_a_held_run("keep")
-        assert not still_open
-        assert run.handle.is_running()
-    finally:
-        FakeRunner.release_all()
+    run, still_open = await _quit_over_a_held_run("keep")
+    assert not still_open
+    assert run.handle.is_running()
 
 
 async def test_quit_stop_cancels_the_run_and_it_saves_the_adapter() -> None:
@@ -136,10 +120,7 @@ async def test_quit_stop_cancels_the_run_and_it_saves_the_adapter() -> None:
     assert not still_open
     assert run.handle.is_running()  # held at its step; cancelling lets it finish that step
     FakeRunner.release_all()
-    for _ in range(100):
-        if not run.handle.is_running():
-            break
-        await asyncio.sleep(0.05)
+    assert run.handle.wait(timeout=30) == "cancelled"
     events = read_all(run.run_dir)
     assert events[-1] == {**events[-1], "type": "end", "status": "cancelled"}
     summary = next(e for e in events if e["type"] == "summary")
@@ -148,12 +129,9 @@ async def test_quit_stop_cancels_the_run_and_it_saves_the_adapter() -> None:
 
 
 async def test_quit_cancel_stays_in_the_app() -> None:
-    try:
-        run, still_open = await _quit_over_a_held_run("stay")
-        assert still_open
-        assert run.handle.is_running()
-    finally:
-        FakeRunner.release_all()
+    run, still_open = await _quit_over_a_held_run("stay")
+    assert still_open
+    assert run.handle.is_running()
 
 
 def test_keep_running_buttons_say_what_they_do() -> None:

@@ -19,6 +19,10 @@ from tutor.engine.config import RunConfig
 from tutor.engine.events import EventWriter
 
 
+SUMMARY = {"global_step": 65, "train_loss": 2.7, "train_runtime": 12.5, "epoch": 5.0,
+           "adapter_dir": "adapter", "cancelled": False}
+
+
 def fake_run(root: Path, name: str, events: list[tuple[str, dict]], pid=None, started_at=0.0) -> Path:
     run_dir = root / name
     run_dir.mkdir(parents=True)
@@ -33,7 +37,7 @@ def fake_run(root: Path, name: str, events: list[tuple[str, dict]], pid=None, st
 
 def test_list_runs_reads_status_from_events_and_pids():
     root = paths.runs_dir()
-    fake_run(root, "a-finished", [("summary", {"global_step": 65, "train_loss": 2.7}), ("end", {"status": "finished"})], started_at=1)
+    fake_run(root, "a-finished", [("summary", SUMMARY), ("end", {"status": "finished"})], started_at=1)
     fake_run(root, "b-failed", [("error", {"error_type": "X", "message": "boom", "hint": "h"}), ("end", {"status": "failed"})], started_at=2)
     fake_run(root, "c-lost", [("phase", {"phase": "training"})], pid=2**22 + 12345, started_at=3)
     fake_run(root, "d-running", [("phase", {"phase": "training"})], pid=os.getpid(), started_at=4)
@@ -43,9 +47,11 @@ def test_list_runs_reads_status_from_events_and_pids():
 
 
 def test_runs_command_lists_them(capsys):
-    fake_run(paths.runs_dir(), "a-finished", [("summary", {"global_step": 65, "train_loss": 2.7}), ("end", {"status": "finished"})])
+    summary = {**SUMMARY, "global_step": 55, "eval_loss": 2.9, "eval_perplexity": 18.17}
+    fake_run(paths.runs_dir(), "a-finished", [("summary", summary), ("end", {"status": "finished"})])
     assert main(["runs"]) == 0
-    assert "a-finished" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "a-finished" in out and "55 steps, mean train loss 2.7000, eval loss 2.9000, eval perplexity 18.2" in out
     assert main(["runs", "a-finished", "--json"]) == 0  # replay of a finished run
     assert '"status": "finished"' in capsys.readouterr().out
 
@@ -75,8 +81,8 @@ def test_cancel_escalates_to_sigkill_when_the_job_ignores_signals(monkeypatch):
     stubborn = "import signal, time; [signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)]; print('ready', flush=True); time.sleep(60)"
     popen = subprocess.Popen([sys.executable, "-c", stubborn], start_new_session=True, stdout=subprocess.PIPE)
     assert popen.stdout.readline() == b"ready\n"
-    jobs._write_job(run_dir, {"kind": "train", "pid": popen.pid, "pid_create_time": jobs._create_time(popen.pid)})
-    handle = jobs.JobHandle(run_dir, popen)
+    jobs.write_job(run_dir, {"kind": "train", "pid": popen.pid, "pid_create_time": jobs._create_time(popen.pid)})
+    handle = jobs.ProcessHandle(run_dir, popen)
     handle.cancel()
     assert popen.wait(timeout=10) == -signal.SIGKILL
     assert handle.cancel_requests == 3 and handle.status() == "lost"
@@ -111,11 +117,11 @@ def test_job_survives_the_ui_and_is_reattached(tmp_path):
 
 
 def test_run_dirs_are_newest_first_from_job_files_alone(tmp_path):
-    from tutor.engine.jobs import _write_job, run_dirs
+    from tutor.engine.jobs import write_job, run_dirs
 
     for name, started in (("old", 100.0), ("new", 300.0), ("middle", 200.0)):
         (tmp_path / name).mkdir()
-        _write_job(tmp_path / name, {"kind": "train", "started_at": started, "pid": None})
+        write_job(tmp_path / name, {"kind": "train", "started_at": started, "pid": None})
     (tmp_path / "not-a-run").mkdir()  # no job.json: skipped
     assert [d.name for d in run_dirs(tmp_path)] == ["new", "middle", "old"]
 

@@ -1,4 +1,5 @@
-"""Import hygiene: the engine never needs Textual, and the first screen never needs torch.
+"""Import hygiene: the rooms import only what pyproject.toml's contracts allow, the headless
+commands load no Textual, and the first screen never needs torch.
 
 Each check runs in a fresh interpreter, so modules imported by other tests cannot hide a leak.
 """
@@ -8,7 +9,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
+REPO = Path(__file__).resolve().parent.parent
 HEAVY = ("torch", "transformers", "bitsandbytes", "peft", "trl", "accelerate", "datasets")
 
 
@@ -18,13 +21,12 @@ def run_python(code: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_engine_modules_do_not_import_textual():
-    run_python("""
-        import sys
-        import tutor.engine.doctor, tutor.engine.events, tutor.engine.lessons, tutor.engine.progress
-        leaked = sorted(m for m in sys.modules if m.split(".")[0] == "textual")
-        assert not leaked, leaked
-    """)
+def test_import_contracts_hold():
+    """pyproject.toml's import-linter contracts: what each room may import, and no cycles."""
+    result = subprocess.run([sys.executable, "-c", "from importlinter.cli import lint_imports_command; lint_imports_command()"],
+                            capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "0 broken" in result.stdout
 
 
 def test_cli_and_home_screen_do_not_import_heavy_libraries():
@@ -45,4 +47,23 @@ def test_cli_and_home_screen_do_not_import_heavy_libraries():
         asyncio.run(show_home())
         leaked = sorted(m for m in {HEAVY!r} if m in sys.modules)
         assert not leaked, leaked
+    """)
+
+
+def test_headless_commands_do_not_import_textual(tmp_path):
+    """Each command really runs (doctor's checks, inspect on the meta device, a run replayed)."""
+    run_python(f"""
+        import contextlib, io, os, sys
+        os.environ["QLORA_TUTOR_HOME"] = {str(tmp_path)!r}
+        from tests.fakes import write_dead_run
+        from tutor.cli import main
+
+        write_dead_run("train", [{{"type": "end", "t": 1.0, "status": "finished"}}])
+        commands = [["doctor"], ["inspect", "--model", "llama-3.1-8b", "-r", "4"], ["runs"],
+                    ["runs", os.listdir({str(tmp_path / "runs")!r})[0]], ["train", "--lora-r", "0"]]
+        for argv in commands:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                main(argv)
+            leaked = sorted(m for m in sys.modules if m.split(".")[0] == "textual")
+            assert not leaked, (argv, leaked[:5])
     """)

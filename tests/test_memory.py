@@ -10,12 +10,16 @@ from tutor.engine.memory import ModelShape, estimate
 GB = memory.GB
 
 
-def test_65b_full_fine_tuning():
-    bill = memory.estimate(65e9, "full")
-    assert bill.weights == 130 * GB
-    assert bill.weights + bill.gradients + bill.optimizer == 780 * GB
-    assert bill.total == pytest.approx(780 * GB, rel=0.01)
-    assert memory.smallest_gpu(bill.total) is None
+def test_65b_full_fine_tuning_under_both_conventions():
+    paper = memory.estimate(65e9, "full")
+    assert paper.weights == 130 * GB and paper.master_weights == 0
+    assert paper.weights + paper.gradients + paper.optimizer == 780 * GB  # 12 bytes/param
+    master = memory.estimate(65e9, "full", convention="master")
+    assert master.master_weights == 260 * GB
+    assert master.total - master.activations == 1040 * GB  # 16 bytes/param
+    assert memory.smallest_gpu(paper.total) is None
+    with pytest.raises(ValueError):
+        memory.estimate(65e9, "full", convention="fp64")
 
 
 def test_65b_qlora_fits_48_gb_and_16_bit_lora_does_not():
@@ -23,10 +27,29 @@ def test_65b_qlora_fits_48_gb_and_16_bit_lora_does_not():
     assert memory.estimate(65e9, "lora").total > 80 * GB
 
 
-def test_7b_qlora_fits_16_gb():
-    bill = memory.estimate(7e9, "qlora", memory.PRESETS["7B"].shape)
-    assert bill.total < 16 * GB
-    assert memory.smallest_gpu(bill.total) == 16
+def test_65b_with_the_papers_recipe_fits_48_gb_only_by_paging():
+    # r 64, all linear layers, paged AdamW (qlora.py's default is the 32-bit one)
+    bill = memory.estimate(65e9, "qlora", rank=64, targets="all-linear")
+    assert bill.total == pytest.approx(47.98 * GB, abs=0.01 * GB)
+    assert memory.verdict(bill, paged=False) == memory.Verdict(80)
+    assert memory.verdict(bill, paged=True) == memory.Verdict(48, needs_paging=True)
+
+
+def test_headroom_decides_the_7b_verdicts_on_16_gb():
+    lora = memory.estimate(7e9, "lora", memory.PRESETS["7B"].shape)
+    assert 14 * GB < lora.total < 16 * GB  # the bare bill would squeeze in...
+    assert not memory.fits(lora.total, 16)  # ...but not with the allocator's reserve and the context
+    assert memory.smallest_gpu(lora.total) == 24
+    qlora = memory.estimate(7e9, "qlora", memory.PRESETS["7B"].shape)
+    assert memory.required_bytes(qlora.total) == pytest.approx(qlora.total * 1.1 + 0.5 * GB)
+    assert memory.required_bytes(10 * GB, reserve=0.07, context_bytes=0) == pytest.approx(10.7 * GB)
+    assert memory.smallest_gpu(qlora.total) == 16
+
+
+def test_8_bit_optimizer_state_is_a_quarter_of_fp32():
+    fp32 = memory.estimate(7e9, "qlora", optimizer_bytes=memory.OPTIMIZERS["adamw"].bytes_per_param)
+    int8 = memory.estimate(7e9, "qlora", optimizer_bytes=memory.OPTIMIZERS["paged_adamw_8bit"].bytes_per_param)
+    assert int8.optimizer * 4 == fp32.optimizer
 
 
 def test_qlora_weights_use_4_127_bits_for_linear_layers():
@@ -73,3 +96,9 @@ MEASURED_PEAKS = [
 def test_qlora_estimate_is_within_25_percent_of_measured_gpu_peaks(name, params, shape, batch, seq_len, peak):
     bill = estimate(params, "qlora", shape, batch=batch, seq_len=seq_len)
     assert 0.75 <= bill.total / peak <= 1.25, f"{name}: estimate {bill.total / 2**30:.2f} GiB vs measured {peak / 2**30:.2f}"
+
+
+def test_activations_grow_with_layers_and_hidden_size_too():
+    small = memory.activation_bytes(memory.PRESETS["7B"].shape)
+    large = memory.activation_bytes(memory.PRESETS["65B"].shape)
+    assert (round(small / GB, 2), round(large / GB, 2)) == (0.27, 0.88)

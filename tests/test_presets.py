@@ -46,3 +46,26 @@ def test_llama_31_8b_adapter_size_matches_the_lecture():
     total = sum(32 * (m.in_features + m.out_features) for name, m in model.named_modules()
                 if name.rsplit(".", 1)[-1] in detect_targets(model))
     assert total == 27_262_976
+
+
+TODAYS_MODELS = [  # preset, parameters in billions counted from each published config.json
+    ("qwen3-0.6b", 0.596), ("qwen3-1.7b", 1.721), ("qwen3-4b", 4.022), ("qwen3-8b", 8.191),
+    ("llama-3.2-1b", 1.236), ("llama-3.2-3b", 3.213), ("gemma-3-1b", 1.000), ("gemma-3-4b", 3.880),
+    ("smollm3-3b", 3.075),
+]
+
+
+@pytest.mark.parametrize("name, billions", TODAYS_MODELS, ids=[m[0] for m in TODAYS_MODELS])
+def test_todays_models_build_offline_with_attention_auto_targets_and_peft_agrees(name, billions):
+    from tutor.engine.anatomy import LoraSettings, inspect_model
+
+    model = meta_model(preset_config(name))
+    assert sum(p.numel() for p in model.parameters()) / 1e9 == pytest.approx(billions, abs=0.001)
+    assert detect_targets(name) == detect_targets(model) == QKVO
+    anatomy = inspect_model(name, LoraSettings(rank=16, alpha=32, targets="all-linear"))
+    assert anatomy.agrees_with_peft and anatomy.peft_trainable > 0
+
+
+def test_gemma_3_1b_matches_googles_published_parameter_count():
+    """keras-hub's gemma3_1b preset states 999,885,952 parameters."""
+    assert sum(p.numel() for p in meta_model(preset_config("gemma-3-1b")).parameters()) == 999_885_952

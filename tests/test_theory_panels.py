@@ -13,11 +13,11 @@ from textual.widgets import Input, Select, Static
 
 from tutor.engine.memory import activation_bytes, nearest_preset
 from lessons.panels.why_qlora import format_gb
-from lessons.panels.lora_rank import RankCounter, SvdRankPlot, ZeroInitPanel
+from lessons.panels.lora_rank import RankCounter, SvdRankPlot, ZeroInitPanel, whole_number_ticks
 from lessons.panels.nf4 import DoubleQuantPanel, FormatErrorPanel, NF4HistogramPanel, NF4LevelsPanel
 from lessons.panels.quantization import AbsmaxCalculator, CosineRoundTripPlot, OutlierPanel
 from lessons.panels.why_qlora import MemoryBillPanel
-from tutor.engine.lessons import find_lesson
+from tutor.engine.lessons import find_lesson, resolve_panel
 
 SIZES = [(80, 24), (160, 50)]
 
@@ -71,10 +71,12 @@ async def test_memory_bill_shows_the_seed_figures_and_follows_input():
     app = Harness(MemoryBillPanel)
     async with app.run_test(size=(80, 24)) as pilot:
         bill = shown(app, "#bill")
-        assert "130.0 GB" in bill and "780.9 GB" in bill and "fits 48 GB GPU" in bill
+        assert "130.0 GB" in bill and "780.9 GB" in bill and "1,040.9 GB" in bill and "fits 48 GB" in bill
         await type_into(pilot, app, "#size", "7")
         bill = shown(app, "#bill")
-        assert "Memory bill, 7B" in bill and "14.0 GB" in bill and "fits 16 GB GPU" in bill
+        assert "Memory bill, 7B" in bill and "14.0 GB" in bill
+        verdicts = next(line for line in bill.splitlines() if "fits" in line)
+        assert [cell.strip() for cell in verdicts.split("│")[3:]] == ["fits 24 GB", "fits 16 GB"]  # 16-bit LoRA: 14.5 GB + headroom
         await type_into(pilot, app, "#size", "abc")
         assert "size: a number of billions" in shown(app, "#message")
         assert "Memory bill, 7B" in shown(app, "#bill")  # the last good bill stays
@@ -222,6 +224,34 @@ async def test_nothing_cut_off(panel, size):
         assert_nothing_cut_off(app, size[0])
 
 
+async def test_memory_bill_takes_the_papers_65b_recipe():
+    app = Harness(MemoryBillPanel)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_into(pilot, app, "#size", "7")
+        await pilot.click("#paper-recipe")
+        await pilot.pause()
+        bill = shown(app, "#bill")
+        assert app.query_one("#rank", Input).value == "64"
+        assert "Memory bill, 65B" in bill and "48.0 GB" in bill and "48 GB paged" in bill
+        app.query_one("#optimizer", Select).value = "adamw"
+        await pilot.pause()
+        assert "48 GB paged" not in shown(app, "#bill") and "fits 80 GB" in shown(app, "#bill")
+        await type_into(pilot, app, "#rank", "0")
+        assert "rank: a whole number" in shown(app, "#message")
+
+
+async def test_memory_bill_controls_fit_the_lesson_column_at_80_columns():
+    from tutor.ui.app import create_app
+
+    app = create_app(start_lesson="why-qlora")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        panel = app.screen.query_one(MemoryBillPanel)
+        inside = panel.content_region
+        for control in panel.query("Button, Select, Input, Checkbox"):
+            assert control.region.right <= inside.right, control.id
+
+
 async def test_memory_bill_follows_a_typed_size():
     app = Harness(MemoryBillPanel)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -232,7 +262,8 @@ async def test_memory_bill_follows_a_typed_size():
 @pytest.mark.parametrize(
     ("slug", "pinned"),
     [
-        ("why-qlora", ["130.0 GB", "780.9 GB", "fits 48 GB GPU", "fits 16 GB GPU"]),
+        ("why-qlora", ["130.0 GB", "780.9 GB", "1,040.9 GB", "fits 48 GB", "48 GB paged", "fits 16 GB",
+                       "LoRA r=64 on all linear"]),
         ("quantization", ["rounds to 4", "0.571429", "rounds to 79", "0.622047", "8-bit", "4-bit"]),
         ("nf4", ["-0.6962", "0.5000", "0.1270", "3.03 GB saved", "block 256"]),
         ("lora-rank", ["16,777,216", "131,072", "0 (identical)", "4.32%"]),
@@ -240,7 +271,7 @@ async def test_memory_bill_follows_a_typed_size():
 )
 def test_reports_print_the_pinned_figures(slug, pinned):
     reports = [
-        as_text(__import__(seg.panel.split(":")[0], fromlist=["_"]).__dict__[seg.panel.split(":")[1]].report())
+        as_text(resolve_panel(seg.panel).report())
         for seg in find_lesson(slug).segments
         if seg.panel
     ]
@@ -254,3 +285,8 @@ def test_lessons_have_checks_and_no_placeholder():
         lesson = find_lesson(slug)
         assert not lesson.coming and 2 <= len(lesson.quiz) <= 4
         assert any(seg.panel for seg in lesson.segments)
+
+
+@pytest.mark.parametrize("low, high, ticks", [(1, 32, [1, 10, 20, 30]), (1, 8, [1, 2, 4, 6, 8]), (1, 1, [1])])
+def test_rank_plot_ticks_are_whole_numbers(low, high, ticks):
+    assert whole_number_ticks(low, high) == ticks

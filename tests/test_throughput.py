@@ -1,8 +1,9 @@
 import pytest
 
-from tutor.engine.throughput import ModelShape, measured_window, mfu, real_tokens, training_flops_per_token
+from bench.throughput import measured_window
+from tutor.engine.flops import MatmulShape, mfu, training_flops_per_token
 
-LLAMA2_7B = ModelShape(matmul_params=6_607_077_376, layers=32, hidden=4096)
+LLAMA2_7B = MatmulShape(matmul_params=6_607_077_376, layers=32, hidden=4096)
 
 
 def test_flops_per_token_is_four_n_plus_attention():
@@ -12,10 +13,6 @@ def test_flops_per_token_is_four_n_plus_attention():
 def test_mfu_of_the_seed_loop_is_about_sixteen_percent():
     # 4,706 tokens/s x 26.70 GFLOP/token = 125.6 TFLOP/s, of 798 peak.
     assert mfu(4706, LLAMA2_7B, 512) == pytest.approx(0.1574, abs=5e-4)
-
-
-def test_real_tokens_ignores_padding():
-    assert real_tokens([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]) == 8
 
 
 def test_window_skips_warmup_steps():

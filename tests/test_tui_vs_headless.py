@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from fakes import MODEL, progress
+
 from bench.tui_vs_headless import BenchError, cli_options, compare, run_result, table
 from tutor.engine.config import RunConfig
 
@@ -20,11 +22,12 @@ def write_run(run_dir: Path, events: list[dict], config: RunConfig | None = None
 
 
 FINISHED = [
-    {"type": "model", "t": 101.0, "device": "cpu"},
-    {"type": "progress", "t": 102.0, "step": 1, "step_time_s": 0.2},
-    {"type": "progress", "t": 102.1, "step": 2, "step_time_s": 0.1},
-    {"type": "progress", "t": 102.2, "step": 3, "step_time_s": 0.3},
-    {"type": "summary", "t": 103.0, "global_step": 3, "train_runtime": 2.5, "tokens_per_s": 1500.0},
+    {"type": "model", "t": 101.0, **MODEL},
+    {"type": "progress", "t": 102.0, **progress(1, 3, 0.2)},
+    {"type": "progress", "t": 102.1, **progress(2, 3, 0.1)},
+    {"type": "progress", "t": 102.2, **progress(3, 3, 0.3)},
+    {"type": "summary", "t": 103.0, "global_step": 3, "train_loss": 2.6, "train_runtime": 2.5, "tokens_per_s": 1500.0,
+     "epoch": 1.5, "adapter_dir": "adapter", "cancelled": False},
     {"type": "end", "t": 110.5, "status": "finished"},
 ]
 
@@ -46,7 +49,8 @@ def test_a_run_with_other_settings_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_failed_run_says_the_jobs_error_and_hint(tmp_path: Path) -> None:
-    events = [{"type": "error", "t": 101.0, "message": "CUDA out of memory", "hint": "Lower batch_size."},
+    events = [{"type": "error", "t": 101.0, "error_type": "OutOfMemoryError", "message": "CUDA out of memory",
+               "hint": "Lower batch_size."},
               {"type": "end", "t": 102.0, "status": "failed"}]
     with pytest.raises(BenchError, match="CUDA out of memory\n  hint: Lower batch_size."):
         run_result(write_run(tmp_path / "run", events), RunConfig())

@@ -9,25 +9,29 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from tutor import __version__
+from tutor.commands.errors import CommandError
+from tutor.storage import StorageError, describe
 
-COMMANDS = ("show", "progress", "doctor", "train", "generate", "runs", "inspect", "export")
+COMMANDS = ("show", "progress", "doctor", "train", "generate", "runs", "inspect", "export", "data", "plan", "serve",
+            "exercise", "classroom", "fetch")
 
 
-class CommandError(Exception):
-    """A user-facing failure: printed as one line on stderr, exit code `code`."""
+class OneLineParser(argparse.ArgumentParser):
+    """Bad arguments get one line that names the problem and where help is, not the whole
+    usage block (subcommand parsers inherit the class)."""
 
-    def __init__(self, message: str, code: int = 2) -> None:
-        super().__init__(message)
-        self.code = code
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     from tutor.engine.lessons import load_catalog
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="qlora-tutor",
         description="Learn QLoRA (4-bit NF4 quantization + LoRA) in the terminal, then run it. "
         "With no COMMAND, opens the tutor (and resumes where you left off).",
@@ -37,13 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lesson", metavar="SLUG", help="open this lesson directly")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"tutor.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"tutor.commands.{name}":
-                raise
-            continue  # not written yet
-        module.register(sub)
+        before = set(sub.choices)
+        importlib.import_module(f"tutor.commands.{name}").register(sub)
+        for command in set(sub.choices) - before:  # `class` lives in classroom.py: a keyword is no module name
+            sub.choices[command].set_defaults(module=name)
     return parser
 
 
@@ -53,14 +54,34 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command is None:
             return run_tui(args)
-        module = importlib.import_module(f"tutor.commands.{args.command}")
-        return int(module.run(args) or 0)
+        module = importlib.import_module(f"tutor.commands.{args.module}")
+        code = int(module.run(args) or 0)
+        sys.stdout.flush()  # here, so a reader that left (`| head -1`) is noticed inside the try
+        return code
     except CommandError as exc:
         print(f"qlora-tutor: {exc}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
         print("qlora-tutor: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return quiet_broken_pipe()
+    except StorageError as exc:
+        print(f"qlora-tutor: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # the disk or the filesystem refused: say which file and why
+        print(f"qlora-tutor: {describe(exc)}", file=sys.stderr)
+        return 1
+
+
+def quiet_broken_pipe() -> int:
+    """The reader left (`qlora-tutor runs | head -1`): stop without a word, as `cat` does.
+
+    stdout is pointed at /dev/null so the interpreter's final flush cannot fail again.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141  # 128 + SIGPIPE, what a shell reports for a writer killed by the pipe
 
 
 def run_tui(args: argparse.Namespace) -> int:
@@ -78,8 +99,4 @@ def run_tui(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    # `python -m tutor.cli`: run the imported module's main, not this __main__ copy, so that
-    # CommandError raised by the commands is the class `main` catches.
-    from tutor.cli import main as run_main
-
-    sys.exit(run_main())
+    sys.exit(main())

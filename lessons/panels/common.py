@@ -12,6 +12,7 @@ import threading
 
 from rich.text import Text
 from textual import work
+from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 from textual.worker import get_current_worker
@@ -53,3 +54,17 @@ class WorkerPanel(Vertical):
             return
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.show, result)
+
+
+class ResultPanel(WorkerPanel):
+    """A WorkerPanel whose `compute` returns the renderable for its "result" Static. Alone it
+    is a report computed once on mount; subclasses add controls by overriding `compose`."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(COMPUTING, id="result")
+
+    def on_mount(self) -> None:
+        self.start_computing()
+
+    def show(self, result) -> None:
+        self.query_one("#result", Static).update(result)

@@ -26,7 +26,7 @@ class LabBaselinePanel(LabPanel):
         yield ConfigForm(FORM_FIELDS, id="baseline-form")
         with Horizontal(classes="lab-buttons"):
             yield Button("Load in 4-bit and answer", id="start", variant="primary")
-        yield LiveText("Pick a model and a prompt, then load it (ctrl+r from any field).", classes="lab-status")
+        yield LiveText("Pick a model and a prompt, then load it (ctrl+r anywhere in this lesson).", classes="lab-status")
         yield ModelFootprint(id="baseline-footprint", classes="run-pane")
         yield StreamView("base", "answer before training", id="baseline-answer", classes="run-pane")
         yield RunLog(id="baseline-log", classes="run-pane")

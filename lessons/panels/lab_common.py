@@ -8,16 +8,19 @@ the app) shows the run whole. Every child with the class `run-pane` has `apply(e
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import ClassVar
 
 from rich.markup import escape
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Button
 
-from tutor.engine.config import ConfigError, LabError, RunConfig
-from tutor.engine.jobs import ADAPTER_DIR
+from tutor.engine.config import ConfigError, RunConfig
+from tutor.engine.errors import LabError
+from tutor.engine.events import RunStatus
+from tutor.engine.jobs import ADAPTER_DIR, lost_reason
+from tutor.storage import StorageError, describe
 from tutor.ui.job_manager import JobEvents, TrackedRun
 from tutor.ui.widgets.live_text import LiveText
 
@@ -30,36 +33,63 @@ def adapter_files(run_dir: Path) -> list[tuple[str, int]]:
     return sorted((p.name, p.stat().st_size) for p in folder.iterdir() if p.is_file())
 
 
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+LIVE_EVENTS = ("progress", "token")  # when these flow, the panes show the run moving
+
+
+def waiting_note(run: TrackedRun, since: float, now: float) -> str:
+    """While a run is quiet (starting, loading, quantizing, saving: seconds with no step or
+    token since its phase began): a spinner and the seconds the phase has taken so far."""
+    if not run.is_active:
+        return ""
+    phase_start = since
+    for event in reversed(run.events):
+        if event.get("type") in LIVE_EVENTS:
+            return ""
+        if event.get("type") == "phase":
+            phase_start = event["t"]
+            break
+    elapsed = max(now - phase_start, 0.0)
+    return f"  {SPINNER[int(elapsed * 2) % len(SPINNER)]} {elapsed:.0f} s"
+
+
 def describe_status(run: TrackedRun) -> str:
     """One markup line on where the run stands, errors with their hint."""
     name = escape(run.run_dir.name)
     status = run.status
     events = run.events
-    if status == "failed":
-        error = next((e for e in reversed(events) if e.get("type") == "error"), {})
-        hint = f"\n[b]hint:[/b] {escape(str(error['hint']))}" if error.get("hint") else ""
-        return f"[b red]failed:[/b red] {escape(str(error.get('message', 'see run.log')))}{hint}"
-    if status == "lost":
-        return f"[b red]{name} stopped without an end event[/b red]; see run.log in {escape(str(run.run_dir))}"
-    if status == "cancelled":
-        return f"[b]{name}: cancelled[/b]; the adapter holds what was trained until then"
-    if status == "running" and run.cancel_requested:
+    if status is RunStatus.FAILED:
+        error = next((e for e in reversed(events) if e["type"] == "error"), {})
+        hint = f"\n[b]hint:[/b] {escape(error['hint'])}" if error.get("hint") else ""
+        return f"[b red]failed:[/b red] {escape(error.get('message', 'see run.log'))}{hint}"
+    if status is RunStatus.LOST:
+        return (f"[b red]{name} stopped without an end event[/b red] ({escape(lost_reason(run.run_dir))}); "
+                f"see run.log in {escape(str(run.run_dir))}")
+    if status is RunStatus.CANCELLED:
+        saved = any(e["type"] == "summary" for e in events)  # written only once the adapter is on disk
+        return f"[b]{name}: cancelled[/b]; " + ("the adapter holds what was trained until then" if saved
+                                                else "no adapter was saved")
+    if status is RunStatus.RUNNING and run.cancel_requested:
         return f"[b]{name}: stopping[/b] after the current step; the adapter trained so far will be saved"
-    phase = next((e.get("phase") for e in reversed(events) if e.get("type") == "phase"), "starting")
-    return f"[b]{name}: {status}[/b]" + (f" ({phase})" if status == "running" else "")
+    phase = next((e["phase"] for e in reversed(events) if e["type"] == "phase"), "starting")
+    return f"[b]{name}: {status}[/b]" + (f" ({phase})" if status is RunStatus.RUNNING else "")
 
 
 class LabPanel(Vertical):
-    """Base of the lab panels. Subclasses set KIND and compose a `#start` button."""
+    """Base of the lab panels. Subclasses set KIND and compose a `#start` button.
+
+    The lesson screen finds the panel by its class `lab-panel`: its ctrl+r starts the run
+    from anywhere in the lesson, without tabbing to the button.
+    """
 
     KIND: ClassVar[str]
-    # The form is long: from any of its fields, ctrl+r starts without tabbing to the button.
-    BINDINGS = [Binding("ctrl+r", "start", "Start run")]
+    DEFAULT_CLASSES = "lab-panel"
     DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text(encoding="utf-8")
 
     def __init__(self) -> None:
         super().__init__()
         self.run: TrackedRun | None = None
+        self.followed_at = time.time()  # a run with no event yet counts its time from here
 
     @property
     def jobs(self):
@@ -69,6 +99,11 @@ class LabPanel(Vertical):
         if run := self.jobs.latest(self.KIND):
             self.follow(run)
         self.refresh_controls()
+        self.set_interval(0.5, self.tick_while_loading)
+
+    def tick_while_loading(self) -> None:
+        if self.run is not None and waiting_note(self.run, self.followed_at, time.time()):
+            self.refresh_controls()
 
     def on_unmount(self) -> None:
         self.jobs.unwatch(self)
@@ -77,6 +112,7 @@ class LabPanel(Vertical):
         """Show `run` from its first event; later batches arrive as JobEvents."""
         self.jobs.unwatch(self)
         self.run = run
+        self.followed_at = time.time()
         for pane in self.query(".run-pane"):
             pane.clear()
         self.show_events(self.jobs.watch(self, run))
@@ -107,7 +143,15 @@ class LabPanel(Vertical):
         except LabError as exc:
             self.say(f"[b red]{escape(str(exc))}[/b red]\n[b]hint:[/b] {escape(exc.hint)}")
             return
+        except StorageError as exc:
+            self.say(f"[b red]{escape(str(exc))}[/b red]")
+            return
+        except OSError as exc:
+            self.say(f"[b red]{escape(describe(exc))}[/b red]")
+            return
         self.follow(run)
+        # ctrl+r may come from far up the lesson: show the run's status and panes
+        self.query_one(".lab-status").scroll_visible(top=True, animate=False)
 
     def on_config_error(self, exc: ConfigError) -> None:
         self.say(f"[b red]{escape(str(exc))}[/b red]")
@@ -117,7 +161,7 @@ class LabPanel(Vertical):
         active = self.run is not None and self.run.is_active
         self.query_one("#start", Button).disabled = active
         if self.run is not None:
-            self.say(describe_status(self.run))
+            self.say(describe_status(self.run) + waiting_note(self.run, self.followed_at, time.time()))
 
     def say(self, markup: str) -> None:
         self.query_one(".lab-status", LiveText).show(markup)

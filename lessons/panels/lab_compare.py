@@ -12,15 +12,16 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Select, Static
 
 from lessons.panels.lab_common import LabPanel, adapter_files
-from tutor.engine.config import ConfigError, LabError, RunConfig
+from tutor.engine.config import ConfigError, RunConfig
+from tutor.engine.errors import LabError
 from tutor.engine.jobs import ADAPTER_DIR, CONFIG_FILE
-from tutor.ui.units import human_bytes
+from tutor.units import human_bytes
+from tutor.ui.widgets.answer_pairs import AnswerPairs
 from tutor.ui.widgets.config_form import ConfigForm
 from tutor.ui.widgets.live_text import LiveText
 from tutor.ui.widgets.run_log import RunLog
-from tutor.ui.widgets.stream_view import StreamView
 
-FORM_FIELDS = ("prompt", "max_new_tokens", "repetition_penalty")
+FORM_FIELDS = ("prompt", "sampling", "temperature", "seed", "repetition_penalty", "max_new_tokens")
 
 
 def files_table(run_dir: Path) -> Table:
@@ -44,28 +45,28 @@ class LabComparePanel(LabPanel):
     KIND = "compare"
 
     def compose(self) -> ComposeResult:
-        yield Select([], prompt="Train a run in lab-train first", id="adapter-choice")
+        yield self.adapter_choice()
         yield Static("", id="adapter-files")
-        yield ConfigForm(FORM_FIELDS, id="compare-form")
+        yield ConfigForm(FORM_FIELDS, id="compare-form", flat=True)
         with Horizontal(classes="lab-buttons"):
             yield Button("Reload and compare", id="start", variant="primary")
-        yield LiveText("The base answer (adapter off) streams first, then the fine-tuned one (adapter on).",
-                       classes="lab-status")
-        with Horizontal(classes="stream-pair"):
-            yield StreamView("base", "base model", id="compare-base", classes="run-pane")
-            yield StreamView("tuned", "fine-tuned (base + adapter)", id="compare-tuned", classes="run-pane")
+        yield LiveText("For each prompt the base answer (adapter off) streams first, then the fine-tuned one "
+                       "(adapter on): the lesson's prompt, then prompts held out from training.", classes="lab-status")
+        yield AnswerPairs(id="compare-answers", classes="run-pane")
         yield RunLog(id="compare-log", classes="run-pane")
 
-    def on_mount(self) -> None:
-        self.list_adapters()
-
-    def list_adapters(self) -> None:
-        """Offer every known train run that saved an adapter, newest first."""
+    def adapter_choice(self) -> Select:
+        """Every known train run that saved an adapter, newest first (chosen); with none, a
+        blank choice that says where to get one."""
         runs = [r for r in self.jobs.runs("train") if adapter_files(r.run_dir)]
-        choice = self.query_one("#adapter-choice", Select)
-        choice.set_options([(f"{r.run_dir.name} ({r.status})", str(r.run_dir)) for r in runs])
-        if runs:
-            choice.value = str(runs[0].run_dir)
+        if not runs:
+            return Select([], prompt="Train a run in lab-train first", id="adapter-choice")
+        return Select([(f"{r.run_dir.name} ({r.status})", str(r.run_dir)) for r in runs],
+                      value=str(runs[0].run_dir), allow_blank=False, id="adapter-choice")
+
+    def on_mount(self) -> None:  # Textual runs LabPanel's on_mount too
+        if (run_dir := self._chosen_run()) is not None:
+            self.query_one("#adapter-files", Static).update(files_table(run_dir))
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "adapter-choice" and event.value is not Select.NULL:

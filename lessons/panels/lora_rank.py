@@ -70,11 +70,23 @@ class RankCounter(Vertical):
         return counts_view(4096, 16)
 
 
+def whole_number_ticks(low: int, high: int, most: int = 6) -> list[int]:
+    """At most `most` ticks on whole numbers, a step of 1, 2 or 5 times a power of ten
+    (plotext's own ticks fall on fractions such as 8.8, meaningless for a rank)."""
+    span = max(high - low, 1)
+    step = next(base * 10**power for power in range(10) for base in (1, 2, 5)
+                if span / (base * 10**power) <= most - 1)
+    first = -(-low // step) * step
+    return ([low] if first > low else []) + list(range(first, high + 1, step))
+
+
 def draw_svd(plt: Plot, curve: lora_math.SvdCurve, rank: int) -> None:
     """Relative error against rank; the chosen rank marked in red."""
     plt.clear_data()
     plt.plot(curve.ranks, curve.errors, marker="braille")
     plt.scatter([rank], [curve.error_at(rank)], marker="●", color="red")
+    ticks = whole_number_ticks(curve.ranks[0], curve.ranks[-1])
+    plt.xticks(ticks, [str(tick) for tick in ticks])
     plt.title(f"relative error of the best rank-r fit: {curve.size}x{curve.size}, rank {curve.true_rank} + noise")
     plt.xlabel("rank r")
 

@@ -6,6 +6,7 @@ Pure-Python arithmetic from `tutor.engine.memory`, so it recomputes on every key
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Group, RenderableType
@@ -14,19 +15,44 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.validation import Integer, Number
-from textual.widgets import Checkbox, Input, Select, Static
+from textual.widgets import Button, Checkbox, Input, Select, Static
 
+from lessons.panels.common import input_problems
 from tutor.engine import memory
 
 COMPONENT_STYLES = {
     "weights": "blue",
+    "master_weights": "cyan",
     "gradients": "magenta",
     "optimizer": "red",
     "adapter": "green",
     "activations": "yellow",
 }
+COMPONENT_LABELS = {"master_weights": "fp32 master"}
 BAR_WIDTH = 34
-METHOD_SHORT = {"full": "Full FT", "lora": "LoRA 16-bit", "qlora": "QLoRA"}
+TARGETS = {"attention": "q/k/v/o", "all-linear": "all linear"}
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What the learner picked; defaults are the seed's LoRA on a 65B model."""
+
+    params: float = 65e9
+    batch: int = 1
+    seq_len: int = 512
+    checkpointing: bool = True
+    rank: int = 16
+    targets: str = "attention"
+    optimizer: str = "adamw"
+
+
+PAPER_65B = Setup(rank=64, targets="all-linear", optimizer="paged_adamw_32bit")  # qlora.py's recipe
+COLUMNS = {  # column label: (method, convention)
+    "Full, paper": ("full", "paper"),
+    "Full+master": ("full", "master"),
+    "LoRA 16-bit": ("lora", "paper"),
+    "QLoRA": ("qlora", "paper"),
+}
 
 
 def format_gb(size_bytes: float) -> str:
@@ -44,54 +70,78 @@ def shape_for(params: float) -> tuple[memory.ModelShape, str]:
     return preset.shape, f"shape borrowed from the nearest preset, {preset.example}"
 
 
-def fit_text(total: float) -> Text:
-    gpu = memory.smallest_gpu(total)
-    if gpu is None:
-        return Text(f"needs > {memory.COMMON_GPUS_GB[-1]} GB", style="red")
-    return Text(f"fits {gpu} GB GPU", style="green")
+def fit_text(verdict: memory.Verdict) -> Text:
+    if verdict.gpu_gb is None:
+        return Text(f"> {memory.COMMON_GPUS_GB[-1]} GB", style="red")
+    if verdict.needs_paging:
+        return Text(f"{verdict.gpu_gb} GB paged", style="yellow")
+    return Text(f"fits {verdict.gpu_gb} GB", style="green")
 
 
-def bill_table(params: float, bills: dict[str, memory.MemoryBill]) -> Table:
-    table = Table(title=f"Memory bill, {params / 1e9:g}B parameters", title_justify="left", expand=False)
+def bills_for(setup: Setup) -> dict[str, memory.MemoryBill]:
+    shape, _ = shape_for(setup.params)
+    optimizer = memory.OPTIMIZERS[setup.optimizer]
+    return {
+        label: memory.estimate(
+            setup.params, method, shape, rank=setup.rank, targets=setup.targets, batch=setup.batch,
+            seq_len=setup.seq_len, gradient_checkpointing=setup.checkpointing,
+            optimizer_bytes=optimizer.bytes_per_param, convention=convention,
+        )
+        for label, (method, convention) in COLUMNS.items()
+    }
+
+
+def bill_table(setup: Setup, bills: dict[str, memory.MemoryBill]) -> Table:
+    paged = memory.OPTIMIZERS[setup.optimizer].paged
+    table = Table(title=f"Memory bill, {setup.params / 1e9:g}B parameters", title_justify="left",
+                  expand=False, show_edge=False)
     table.add_column("component")
-    for method in memory.METHODS:
-        table.add_column(METHOD_SHORT[method], justify="right")
+    for label in bills:
+        table.add_column(label, justify="right")
     for name, style in COMPONENT_STYLES.items():
-        table.add_row(Text(name, style=style), *(format_gb(getattr(bills[m], name)) for m in memory.METHODS))
-    table.add_row(Text("total", style="bold"), *(Text(format_gb(bills[m].total), style="bold") for m in memory.METHODS))
-    table.add_row("", *(fit_text(bills[m].total) for m in memory.METHODS))
+        label = COMPONENT_LABELS.get(name, name)
+        table.add_row(Text(label, style=style), *(format_gb(getattr(bill, name)) for bill in bills.values()))
+    table.add_row(Text("total", style="bold"), *(Text(format_gb(b.total), style="bold") for b in bills.values()))
+    table.add_row("+ headroom", *(format_gb(memory.required_bytes(b.total)) for b in bills.values()))
+    table.add_row("", *(fit_text(memory.verdict(b, paged)) for b in bills.values()))
     return table
 
 
 def bill_bars(bills: dict[str, memory.MemoryBill]) -> Text:
-    """One stacked horizontal bar per method, all on the same scale."""
+    """One stacked horizontal bar per column, all on the same scale."""
     cells_per_byte = BAR_WIDTH / max(bill.total for bill in bills.values())
     bars = Text()
-    for method, bill in bills.items():
-        bars.append(f"{METHOD_SHORT[method]:<12}")
+    for label, bill in bills.items():
+        bars.append(f"{label:<12}")
         drawn, running = 0, 0.0
-        for name, size in bill.items():
-            running += size
+        for name in COMPONENT_STYLES:
+            running += getattr(bill, name)
             cells = round(running * cells_per_byte) - drawn  # rounding the running sum keeps bars exact
             bars.append("█" * cells, style=COMPONENT_STYLES[name])
             drawn += cells
         bars.append(" " * (BAR_WIDTH - drawn) + f" {format_gb(bill.total)}\n")
-    legend = Text("  ").join(Text(f"█ {name}", style=style) for name, style in COMPONENT_STYLES.items())
+    legend = Text("  ").join(
+        Text(f"█ {COMPONENT_LABELS.get(name, name)}", style=style) for name, style in COMPONENT_STYLES.items()
+    )
     return bars + legend
 
 
-def bill_view(params: float, batch: int = 1, seq_len: int = 512, checkpointing: bool = True) -> RenderableType:
-    shape, shape_note = shape_for(params)
-    bills = {
-        method: memory.estimate(params, method, shape, batch=batch, seq_len=seq_len, gradient_checkpointing=checkpointing)
-        for method in memory.METHODS
-    }
+def bill_view(setup: Setup = Setup()) -> RenderableType:
+    bills = bills_for(setup)
+    optimizer = memory.OPTIMIZERS[setup.optimizer]
+    _, shape_note = shape_for(setup.params)
     assumptions = Text(
-        f"{shape_note}; LoRA r=16 on q/k/v/o; batch {batch} x {seq_len} tokens, "
-        f"gradient checkpointing {'on' if checkpointing else 'off'}; GB = 10^9 bytes",
+        "Full, paper: 16-bit weights and gradients, fp32 Adam, 12 bytes/param as the QLoRA paper "
+        "counts; Full+master: plus fp32 master weights, 16 bytes/param, as mixed-precision AdamW. "
+        f"{shape_note}; LoRA r={setup.rank} on {TARGETS[setup.targets]}; {optimizer.label}; "
+        f"batch {setup.batch} x {setup.seq_len} tokens, gradient checkpointing "
+        f"{'on' if setup.checkpointing else 'off'}. Headroom: +{memory.ALLOCATOR_RESERVE:.0%} allocator "
+        f"reserve, +{memory.CUDA_CONTEXT_BYTES / memory.GB:g} GB CUDA context. GB = 10^9 bytes.",
         style="dim",
     )
-    return Group(bill_table(params, bills), assumptions, Text(), bill_bars(bills))
+    if optimizer.paged:
+        assumptions.append(" \"paged\": fits only while the optimizer state spills to CPU RAM; nothing else pages.")
+    return Group(bill_table(setup, bills), assumptions, Text(), bill_bars(bills))
 
 
 class MemoryBillPanel(Vertical):
@@ -108,21 +158,35 @@ class MemoryBillPanel(Vertical):
                 id="preset",
             )
             yield Input("65", id="size", validators=[Number(0.01, 2000, "size: a number of billions, 0.01 to 2000")])
+            yield Button("paper's 65B recipe", id="paper-recipe")
         with Horizontal(classes="controls"):
             yield Input("1", id="batch", validators=[Integer(1, 1024, "batch: a whole number, 1 to 1024")])
             yield Input("512", id="seq-len", validators=[Integer(1, 131072, "tokens: a whole number, 1 to 131072")])
             yield Checkbox("gradient checkpointing", True, id="checkpointing")
+        with Horizontal(classes="controls"):
+            yield Input("16", id="rank", validators=[Integer(1, 1024, "rank: a whole number, 1 to 1024")])
+            yield Select([(label, key) for key, label in TARGETS.items()], value="attention",
+                         allow_blank=False, id="targets")
+            yield Select([(o.label, key) for key, o in memory.OPTIMIZERS.items()], value="adamw",
+                         allow_blank=False, id="optimizer")
         yield Static(id="message")
-        yield Static(bill_view(65e9), id="bill")
+        yield Static(bill_view(), id="bill")
 
     def on_mount(self) -> None:
-        self.query_one("#size", Input).border_title = "size (billions)"
-        self.query_one("#batch", Input).border_title = "batch"
-        self.query_one("#seq-len", Input).border_title = "tokens"
+        for name, title in (("size", "size (billions)"), ("batch", "batch"), ("seq-len", "tokens"), ("rank", "LoRA r")):
+            self.query_one(f"#{name}", Input).border_title = title
 
     def on_select_changed(self, event: Select.Changed) -> None:
-        preset = memory.PRESETS[str(event.value)]
-        self.query_one("#size", Input).value = f"{preset.params / 1e9:g}"
+        if event.select.id == "preset":
+            self.query_one("#size", Input).value = f"{memory.PRESETS[str(event.value)].params / 1e9:g}"
+        else:
+            self.refresh_bill()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.query_one("#size", Input).value = f"{PAPER_65B.params / 1e9:g}"
+        self.query_one("#rank", Input).value = str(PAPER_65B.rank)
+        self.query_one("#targets", Select).value = PAPER_65B.targets
+        self.query_one("#optimizer", Select).value = PAPER_65B.optimizer
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.refresh_bill()
@@ -132,16 +196,20 @@ class MemoryBillPanel(Vertical):
 
     def refresh_bill(self) -> None:
         message = self.query_one("#message", Static)
-        inputs = [self.query_one(f"#{name}", Input) for name in ("size", "batch", "seq-len")]
-        problems = [d for i in inputs for d in i.validate(i.value).failure_descriptions]
-        if problems:
-            message.update(Text("; ".join(problems), style="bold red"))
+        inputs = [self.query_one(f"#{name}", Input) for name in ("size", "batch", "seq-len", "rank")]
+        if problems := input_problems(*inputs):
+            message.update(Text(problems, style="bold red"))
             return
         message.update("")
-        size, batch, seq_len = (float(i.value) for i in inputs)
-        checkpointing = self.query_one("#checkpointing", Checkbox).value
-        self.query_one("#bill", Static).update(bill_view(size * 1e9, int(batch), int(seq_len), checkpointing))
+        size, batch, seq_len, rank = (float(i.value) for i in inputs)
+        setup = Setup(
+            params=size * 1e9, batch=int(batch), seq_len=int(seq_len),
+            checkpointing=self.query_one("#checkpointing", Checkbox).value, rank=int(rank),
+            targets=str(self.query_one("#targets", Select).value),
+            optimizer=str(self.query_one("#optimizer", Select).value),
+        )
+        self.query_one("#bill", Static).update(bill_view(setup))
 
     @classmethod
     def report(cls) -> RenderableType:
-        return Group(bill_view(65e9), Text(), bill_view(7e9))
+        return Group(bill_view(), Text(), bill_view(PAPER_65B), Text(), bill_view(Setup(params=7e9)))

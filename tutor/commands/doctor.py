@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 
 from rich.console import Console
-from rich.text import Text
-
-STATUS_STYLE = {"OK": "green", "WARN": "yellow", "FAIL": "bold red"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,17 +13,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           "Exit code 1 if any check fails.")
 
 
-def check_line(check) -> Text:
-    """One `tutor.engine.doctor.Check` as a styled line: status, name, detail, hint."""
-    line = Text.assemble((f"{check.status:<5}", STATUS_STYLE[check.status]), f"{check.name:<13}",
-                         check.detail)
-    if check.hint:
-        line.append(f"  → {check.hint}", style="dim")
-    return line
-
-
 def run(args: argparse.Namespace) -> int:
     from tutor.engine.doctor import exit_code, iter_checks
+    from tutor.render.doctor import check_line
 
     console = Console(highlight=False)
     checks = []

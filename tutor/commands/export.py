@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tutor.cli import CommandError
+from tutor.commands.errors import CommandError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,16 +24,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from transformers.utils import logging as transformers_logging
 
-    from tutor.engine.config import LabError
-    from tutor.engine.anatomy import format_bytes
+    from tutor.engine.errors import LabError
+    from tutor.units import decimal_bytes
     from tutor.engine.export import export_merged, plan_export
 
+    transformers_logging.disable_progress_bar()  # its bars would bury the one line that matters
     console = Console(highlight=False)
     try:
         plan = plan_export(args.adapter, args.output)
         console.print(f"merging {args.adapter} into {plan.base} ({plan.base_params:,} parameters, "
-                      f"{format_bytes(plan.weight_bytes)} in bf16)")
+                      f"{decimal_bytes(plan.weight_bytes)} in bf16)")
         output = export_merged(plan)
     except LabError as exc:
         raise CommandError(f"{exc}" + (f" ({exc.hint})" if exc.hint else "")) from None

@@ -7,12 +7,14 @@ the same prompt), in a child process, streaming the answer as it is written.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+from tutor.commands.errors import CommandError
 from tutor.commands.train import add_config_options, add_job_options, config_from_args, start_and_follow
 
 GENERATE_FIELDS = {
     "model", "adapter", "prompt", "max_new_tokens", "repetition_penalty", "device",
-    "load_in_4bit", "quant_type", "double_quant", "compute_dtype", "seed",
+    "load_in_4bit", "quant_type", "double_quant", "compute_dtype", "seed", "sampling", "temperature",
 }
 
 
@@ -27,4 +29,13 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return start_and_follow("compare" if args.compare else "generate", config_from_args(args), args)
+    config = config_from_args(args)
+    if config.adapter:  # the run is recorded under the adapter's base, never under another --model
+        from tutor.engine.errors import LabError
+        from tutor.engine.models import adapter_model_name
+
+        try:
+            config.model = adapter_model_name(Path(config.adapter).expanduser(), args.model)
+        except LabError as exc:
+            raise CommandError.from_lab(exc) from None
+    return start_and_follow("compare" if args.compare else "generate", config, args)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from tutor.cli import CommandError
+from tutor.commands.errors import CommandError
+from tutor.commands.train import whole_number
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,8 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--model", required=True, metavar="PRESET|ID|PATH",
                         help="a preset (e.g. tiny, llama-3.1-8b), a cached hub id, or a local model folder")
-    parser.add_argument("--rank", "-r", required=True, type=int, metavar="R", help="LoRA rank r (1 or more)")
-    parser.add_argument("--alpha", type=int, default=16, help="LoRA alpha; the update is scaled by alpha/r (default 16)")
+    parser.add_argument("--rank", "-r", required=True, type=whole_number, metavar="R", help="LoRA rank r (1 or more)")
+    parser.add_argument("--alpha", type=whole_number, default=16, help="LoRA alpha; the update is scaled by alpha/r (default 16)")
     parser.add_argument("--targets", default="auto", metavar="auto|all-linear|a,b,c",
                         help="modules to adapt (default: auto, the attention projections)")
     parser.add_argument("--full-tree", action="store_true", help="list every decoder layer instead of folding identical ones")
@@ -38,9 +39,9 @@ def parse_targets(text: str) -> str | tuple[str, ...]:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from lessons.panels.anatomy import anatomy_report, merge_report
     from tutor.engine.anatomy import LoraSettings, check_merge, inspect_model, tiny_folder
-    from tutor.engine.config import LabError
+    from tutor.engine.errors import LabError
+    from tutor.render.anatomy import anatomy_report, merge_report
 
     if args.rank < 1:
         raise CommandError(f"--rank must be 1 or more, got {args.rank}")

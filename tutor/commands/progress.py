@@ -8,8 +8,9 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
+from tutor.commands.errors import CommandError
 from tutor.engine.lessons import load_catalog
-from tutor.engine.progress import load_progress
+from tutor.engine.progress import exercises_passed, load_progress
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,11 +21,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     progress = load_progress()
-    if progress.warning:
-        print(f"qlora-tutor: warning: {progress.warning}", file=sys.stderr)
+    if args.reset and progress.not_saved:
+        raise CommandError(f"cannot reset: {progress.not_saved}")
+    for warning in (progress.warning, progress.not_saved):
+        if warning:
+            print(f"qlora-tutor: warning: {warning}", file=sys.stderr)
     console = Console()
     if args.reset:
         progress.reset()
+        if progress.not_saved:
+            raise CommandError(f"cannot reset: {progress.not_saved}")
         console.print(f"Progress cleared ({progress.path}).")
         return 0
     table = Table("#", "Lesson", "Slug", "Status", "Quiz", box=None, pad_edge=False)
@@ -34,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
         status = "coming soon" if lesson.coming else entry.status
         table.add_row(str(lesson.order), lesson.title, lesson.slug, status, quiz)
     console.print(table)
+    passed, total = exercises_passed()
+    console.print(f"\nExercises: {passed}/{total} passing (qlora-tutor exercise list)")
     if progress.last_lesson:
         console.print(f"\nResume: qlora-tutor --lesson {progress.last_lesson}")
     console.print(f"[dim]Saved in {progress.path}[/dim]")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
-from tutor.cli import CommandError
+from tutor.commands.errors import CommandError
 
 
 def register(subparsers) -> None:
@@ -15,24 +16,35 @@ def register(subparsers) -> None:
     parser.add_argument("name", nargs="?", help="a run's folder name (or path): replay its events, follow it if running")
     parser.add_argument("--root", metavar="DIR", help="look in this folder instead of the user's runs folder")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--cancel", action="store_true",
+                        help="with NAME: ask the run to stop after its current step and save the adapter "
+                        "(watching alone never stops a run; Ctrl-C only stops watching)")
 
 
 def run(args: argparse.Namespace) -> int:
     from tutor import paths
-    from tutor.engine.config import LabError
+    from tutor.engine.errors import LabError
+    from tutor.engine.events import loss_figures
     from tutor.engine.jobs import attach, list_runs
 
     root = Path(args.root).expanduser() if args.root else paths.runs_dir()
     if args.name:
-        from tutor.commands.train import follow, with_hint
+        from tutor.commands.train import follow
 
         run_dir = Path(args.name).expanduser()
         run_dir = run_dir if run_dir.is_dir() else root / args.name
         try:
             handle = attach(run_dir)
         except LabError as exc:
-            raise CommandError(with_hint(exc)) from None
-        return follow(handle, json_mode=args.json)
+            raise CommandError.from_lab(exc) from None
+        if args.cancel:
+            if not handle.is_running():
+                raise CommandError(f"run {run_dir.name} is not running; nothing to cancel", code=1)
+            handle.cancel()
+            print(f"asked run {run_dir.name} to stop after its current step and save the adapter", file=sys.stderr)
+        return follow(handle, json_mode=args.json, owns_job=args.cancel)
+    if args.cancel:
+        raise CommandError("--cancel needs the NAME of a run (see qlora-tutor runs)")
     runs = list_runs(root)
     if args.json:
         for info in runs:
@@ -49,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     for info in runs:
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.started_at))
         if info.summary:
-            result = f"{info.summary['global_step']} steps, loss {info.summary['train_loss']}"
+            result = f"{info.summary['global_step']} steps, {loss_figures(info.summary)}"
         elif info.error:
             result = info.error.get("message", "")[:60]
         else:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 
 from rich.console import Console
 
-from tutor.cli import CommandError
+from tutor.commands.errors import CommandError
 from tutor.engine.lessons import Lesson, Question, find_lesson
 
 
@@ -19,9 +18,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def panel_report(ref: str):
     """The panel's static report, or a one-line note when the panel cannot produce one."""
-    module_name, _, class_name = ref.partition(":")
+    from tutor.engine.lessons import resolve_panel
+
     try:
-        return getattr(importlib.import_module(module_name), class_name).report()
+        return resolve_panel(ref).report()
     except Exception as exc:  # a broken panel must not stop the lesson from printing
         return f"[dim]\\[panel {ref} unavailable: {type(exc).__name__}: {exc}][/dim]"
 
@@ -31,12 +31,12 @@ def quiz_markdown(quiz: tuple[Question, ...]) -> tuple[str, str]:
     questions, answers = ["## Check yourself"], ["## Answers"]
     for number, question in enumerate(quiz, 1):
         questions.append(f"{number}. {question.prompt}")
-        questions.extend(f"    {letter}. {choice}" for letter, choice in zip("abcdefgh", question.choices))
+        questions.extend(f"    - {letter}. {choice}" for letter, choice in zip("abcdefgh", question.choices))
         if question.choices:
             right = f"{'abcdefgh'[question.answer]}. {question.choices[question.answer]}"
         else:
             right = f"{question.numeric:g}" + (f" (± {question.tolerance:g})" if question.tolerance else "")
-        answers.append(f"{number}. {right}. {question.explain}".rstrip())
+        answers.append(f"{number}. **{right}.** {question.explain}".rstrip())  # bold: "40960." is no list marker
     return "\n".join(questions), "\n".join(answers)
 
 

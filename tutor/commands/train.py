@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from dataclasses import fields
 
-from tutor.cli import CommandError
+from tutor.commands.errors import CommandError
+from tutor.engine.events import RunStatus, describe, exit_code, status_of
+from tutor.render.events import event_line
 
 SHORT_FLAGS = {"learning_rate": "--lr"}
-EXIT_CODES = {"finished": 0, "cancelled": 130}
 
 
 def register(subparsers) -> None:
@@ -56,18 +58,22 @@ def add_config_options(parser: argparse.ArgumentParser, only=None, exclude=()) -
         if f.type == "bool":
             group.add_argument(*flags, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_)
         else:
-            converter = {"int": int, "float": float, "int | str": _int_or_auto}.get(f.type, str)
+            converter = {"int": whole_number, "float": number, "int | str": whole_number_or_auto}.get(f.type, str)
             group.add_argument(*flags, dest=f.name, type=converter, default=None, metavar=f.name.upper(), help=help_)
 
 
 def config_from_args(args: argparse.Namespace):
     """The --config file (or the defaults) with every given option applied, validated."""
-    from tutor.engine.config import ConfigError, LabError, RunConfig
+    from tutor.engine.config import ConfigError, RunConfig
+    from tutor.engine.errors import LabError
+    from tutor.engine.recipes import SETTINGS, apply_recipe
 
     try:
         config = RunConfig.load(args.config) if getattr(args, "config", None) else RunConfig()
     except LabError as exc:
-        raise CommandError(with_hint(exc)) from None
+        raise CommandError.from_lab(exc) from None
+    if getattr(args, "recipe", None) in SETTINGS:  # first, so the other options override it
+        config = apply_recipe(config, args.recipe)
     for f in fields(RunConfig):
         value = getattr(args, f.name, None)
         if value is not None:
@@ -80,46 +86,75 @@ def config_from_args(args: argparse.Namespace):
 
 def start_and_follow(kind: str, config, args: argparse.Namespace) -> int:
     """Start a job, stream its events until `end`, cancel it on Ctrl-C; exit code by status."""
-    from tutor.engine.config import LabError
+    from tutor.engine.errors import LabError
     from tutor.engine.jobs import SubprocessRunner
 
     try:
         handle = SubprocessRunner().start(kind, config, args.output)
     except LabError as exc:
-        raise CommandError(with_hint(exc)) from None
+        raise CommandError.from_lab(exc) from None
     return follow(handle, json_mode=args.json)
 
 
-def follow(handle, json_mode: bool) -> int:
-    """Print a job's events (replaying any already written) until it ends."""
+def follow(handle, json_mode: bool, owns_job: bool = True) -> int:
+    """Print a job's events (replaying any already written) until it ends.
+
+    The command that started the job owns it: Ctrl-C cancels it (the adapter trained so far
+    is saved), a second Ctrl-C forces it, and a SIGTERM to this command cancels it too before
+    leaving. A viewer (`runs NAME`) never touches the job: Ctrl-C only stops watching.
+    """
+    from tutor.engine.jobs import lost_reason
+
     printer = JsonPrinter() if json_mode else (RichPrinter() if sys.stdout.isatty() else PlainPrinter())
     if not json_mode:
         print(f"run folder: {handle.run_dir}", file=sys.stderr)
     tail = handle.tail()
-    status = None
-    with printer:
-        while status is None:
-            try:
-                exited = not handle.is_running()  # checked first: events written before exit are read below
-                for event in tail.read():
-                    printer.show(event)
-                    if event["type"] == "error":
-                        print_error(event)
-                    if event["type"] == "end":
-                        status = event["status"]
-                if status is None and exited:
-                    status = "lost"
-                    print(f"qlora-tutor: the job stopped without finishing (killed?); see {handle.run_dir / 'run.log'}",
+    status = RunStatus.RUNNING
+    previous_sigterm = signal.signal(signal.SIGTERM, _raise_terminated) if owns_job else None
+    try:
+        with printer:
+            while status is RunStatus.RUNNING:
+                try:
+                    alive = handle.is_running()  # checked first: events written before exit are read below
+                    batch = tail.read()
+                    for event in batch:
+                        printer.show(event)
+                        if event["type"] == "error":
+                            print_error(event)
+                    status = status_of(batch, alive)
+                    if status is RunStatus.LOST:
+                        print(f"qlora-tutor: the job stopped without finishing ({lost_reason(handle.run_dir)}); "
+                              f"see {handle.run_dir / 'run.log'}", file=sys.stderr)
+                    elif status is RunStatus.RUNNING:
+                        time.sleep(0.2)
+                except KeyboardInterrupt:
+                    if not owns_job:
+                        print(f"\nstopped watching; the run goes on (qlora-tutor runs {handle.run_dir.name} --cancel "
+                              "stops it)", file=sys.stderr)
+                        return 130
+                    forced = handle.cancel_requests > 0
+                    handle.cancel()
+                    print("\nforcing the job to stop now: only an adapter already saved is kept" if forced else
+                          "\ncancelling: the job stops after this step and saves the adapter (Ctrl-C again to force)",
                           file=sys.stderr)
-                elif status is None:
-                    time.sleep(0.2)
-            except KeyboardInterrupt:
-                forced = handle.cancel_requests > 0
-                handle.cancel()
-                print("\nforcing the job to stop" if forced else
-                      "\ncancelling: the job stops after this step and saves the adapter (Ctrl-C again to force)",
-                      file=sys.stderr)
-    return EXIT_CODES.get(status, 1)
+    except Terminated:
+        if handle.cancel_requests == 0:
+            handle.cancel()
+        print(f"qlora-tutor: terminated; the job was asked to stop after this step and save the adapter "
+              f"(qlora-tutor runs {handle.run_dir.name} follows it)", file=sys.stderr)
+        return 143
+    finally:
+        if owns_job:
+            signal.signal(signal.SIGTERM, previous_sigterm)
+    return exit_code(status)
+
+
+class Terminated(Exception):
+    """This command got SIGTERM while following a job it started."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
 
 
 def print_error(event: dict) -> None:
@@ -140,11 +175,11 @@ class JsonPrinter:
 
 
 class PlainPrinter(JsonPrinter):
-    """One readable line per event; answers are printed whole, not token by token."""
+    """One readable line per event; answers are printed whole, not token by token; errors go
+    to stderr alone (print_error)."""
 
     def show(self, event: dict) -> None:
-        line = describe(event)
-        if line:
+        if event["type"] != "error" and (line := describe(event)):
             print(line, flush=True)
 
 
@@ -171,7 +206,7 @@ class RichPrinter(JsonPrinter):
     def show(self, event: dict) -> None:
         kind = event["type"]
         if kind == "progress":
-            detail = f"loss {event['loss']:.3f}" + (f"  {event['tokens_per_s']:.0f} tok/s" if event.get("tokens_per_s") else "")
+            detail = f"step loss {event['loss']:.3f}" + (f"  {event['tokens_per_s']:.0f} tok/s" if event.get("tokens_per_s") else "")
             if self.task is None:
                 self.progress.start()
                 self.task = self.progress.add_task("train", total=event["total_steps"], detail=detail)
@@ -187,46 +222,28 @@ class RichPrinter(JsonPrinter):
             else:
                 self.console.print()
             self.streaming = False
-        elif kind not in ("error",):
-            line = describe(event)
-            if line:
-                self.console.print(line, markup=False, highlight=False)
+        elif kind != "error" and (line := event_line(event)):
+            self.console.print(line, highlight=False)
 
 
-def describe(event: dict) -> str | None:
-    """A one-line, human reading of an event (None: nothing worth a line)."""
-    kind = event["type"]
-    if kind == "phase":
-        return f"[{event['phase']}]" + (f" {event['message']}" if event.get("message") else "")
-    if kind == "model":
-        size = f"{event['footprint_bytes'] / 2**20:.1f} MiB" if event.get("footprint_bytes") else "?"
-        label = " (teaching model)" if event.get("teaching") else ""
-        return f"model {event['name']}{label}: {event['params']:,} parameters, {size} on {event['device']}" + (", 4-bit" if event.get("quantized") else "")
-    if kind == "progress":
-        parts = [f"step {event['step']}/{event['total_steps']}", f"epoch {event['epoch']:.2f}", f"loss {event['loss']:.4f}"]
-        if event.get("learning_rate") is not None:
-            parts.append(f"lr {event['learning_rate']:.2e}")
-        if event.get("tokens_per_s"):
-            parts.append(f"{event['tokens_per_s']:.0f} tok/s")
-        if event.get("eta_s") is not None:
-            parts.append(f"eta {event['eta_s']:.0f}s")
-        return "  ".join(parts)
-    if kind == "generation":
-        return f"{event['stream']}: {event['text']!r}"
-    if kind == "summary":
-        return (f"summary: {event['global_step']} steps, train_loss {event['train_loss']}, "
-                f"{event.get('train_runtime') or 0:.1f} s" + (" (cancelled)" if event.get("cancelled") else "")
-                + f", adapter in {event['adapter_dir']}")
-    if kind in ("warning", "log"):
-        return f"{'warning: ' if kind == 'warning' else ''}{event['message']}"
-    if kind == "end":
-        return f"[end] {event['status']}"
-    return None
+def whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
 
 
-def _int_or_auto(text: str):
-    return text if text == "auto" else int(text)
+def number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
-def with_hint(exc) -> str:
-    return f"{exc}\n  hint: {exc.hint}" if getattr(exc, "hint", "") else str(exc)
+def whole_number_or_auto(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto or a whole number, got {text!r}") from None

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tutor.engine.config import LabError
+from tutor.engine.errors import LabError
 from tutor.engine.quantization import DEFAULT_BLOCKSIZE, SECOND_BLOCKSIZE
 
 if TYPE_CHECKING:
@@ -151,14 +151,6 @@ class Anatomy:
         return nf4_bytes(self.quantizable_params) + 2 * (self.base_params - self.quantizable_params)
 
 
-def format_bytes(n_bytes: int) -> str:
-    """A size in decimal units (MB = 10^6 bytes), the way the lessons count."""
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
-        if n_bytes >= scale:
-            return f"{n_bytes / scale:,.1f} {unit}"
-    return f"{n_bytes} bytes"
-
-
 def nf4_bytes(weights: int) -> int:
     """Bytes of `weights` stored as NF4: 4-bit codes, an 8-bit scale per block of 64, and an
     fp32 scale per 256 of those (QLoRA's double quantization, about 4.127 bits a weight)."""
@@ -194,19 +186,24 @@ def wrap_with_lora(model: torch.nn.Module, settings: LoraSettings) -> Any:
     """Wrap `model` in place the way the lab trains it, after checking the targets exist."""
     from peft import LoraConfig, get_peft_model
 
-    from tutor.engine.presets import detect_targets
+    from tutor.engine.presets import check_rank, detect_targets
 
     settings.validated()
     spec = settings.targets if isinstance(settings.targets, str) else list(settings.targets)
+    targets = detect_targets(model, spec)
+    check_rank(settings.rank, model, targets)
     config = LoraConfig(
         r=settings.rank,
         lora_alpha=settings.alpha,
         lora_dropout=settings.dropout,
-        target_modules=detect_targets(model, spec),
+        target_modules=targets,
         bias="none",
         task_type="CAUSAL_LM",
     )
-    return get_peft_model(model, config)
+    # A model on the meta device gets its adapter there too: counting needs shapes only,
+    # and peft would otherwise allocate and initialize every B and A in real memory.
+    on_meta = next(model.parameters()).device.type == "meta"
+    return get_peft_model(model, config, low_cpu_mem_usage=on_meta)
 
 
 def inspect_model(model: str, settings: LoraSettings) -> Anatomy:
@@ -262,16 +259,22 @@ def _logical_numel(param: torch.Tensor) -> int:
 
 def _quantizable_params(model: torch.nn.Module) -> int:
     """Weights that loading in 4-bit turns into NF4: every linear layer's weight except the
-    output head, which transformers keeps in 16-bit. Biases stay 16-bit too."""
+    output head (and the embeddings it may be tied to), which transformers keeps in 16-bit.
+    Biases stay 16-bit too. Each weight counts once, so the estimate never exceeds the base."""
     import torch
 
-    head = model.get_output_embeddings()
+    kept_16bit = {id(module.weight) for module in (model.get_input_embeddings(), model.get_output_embeddings())
+                  if module is not None}
+    counted: set[int] = set()
     total = 0
     for name, module in model.named_modules():
-        if module is head or _is_adapter(name + "."):
+        if _is_adapter(name + "."):
             continue
         if isinstance(module, torch.nn.Linear) or type(module).__name__ == "Linear4bit":
-            total += _logical_numel(module.weight)
+            weight = module.weight
+            if id(weight) not in kept_16bit | counted:
+                counted.add(id(weight))
+                total += _logical_numel(weight)
     return total
 
 
@@ -353,7 +356,6 @@ def summarize(node: Node) -> Node:
 
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 ADAPTER_CONFIG = "adapter_config.json"
-DTYPE_BYTES = {"F64": 8, "F32": 4, "BF16": 2, "F16": 2, "F8_E4M3": 1, "F8_E5M2": 1, "I8": 1, "U8": 1}
 
 
 @dataclass(frozen=True)
@@ -482,7 +484,12 @@ def load_pretrained(folder: Path, four_bit: bool) -> torch.nn.Module:
 
 @dataclass(frozen=True)
 class MergeCheck:
-    """Merged weights against the unmerged adapter, in full precision and in 4 bits."""
+    """Merged weights against the unmerged adapter, in full precision and in 4 bits.
+
+    The model that was trained is the adapter on the NF4 base: its layers compute with the
+    dequantized NF4 weights. `reload_gap` is how far a merge into a full-precision reload of
+    the base strays from it; `dequantized_merge_error` is the merge into those dequantized
+    weights themselves."""
 
     layer: str
     scaling: float
@@ -490,6 +497,8 @@ class MergeCheck:
     adapter_effect: float  # max |logits change| the adapter causes: the check is not trivial
     merged_error: float  # full-precision base: max |logits(merged) - logits(base + adapter)|
     merged_error_4bit: float  # the same, merging into the NF4 base
+    reload_gap: float  # merged into the full-precision reload vs the adapter on the NF4 base
+    dequantized_merge_error: float  # merged into the dequantized NF4 weights vs the same
     tolerance: float = MERGE_TOLERANCE
 
     @property
@@ -497,9 +506,39 @@ class MergeCheck:
         return self.merged_error <= self.tolerance and self.weight_error <= self.tolerance
 
 
+def logits_on_cpu(model: torch.nn.Module, probe: torch.Tensor) -> torch.Tensor:
+    """fp32 logits on the CPU, whichever device the model sits on (4-bit loads go to the GPU)."""
+    return model(probe.to(model.device)).logits.float().cpu()
+
+
+def compute_as_in_training(model: torch.nn.Module) -> torch.nn.Module:
+    """Keep the 4-bit layers in training mode. In eval mode on a CPU with AVX512-bf16,
+    bitsandbytes 0.50 repacks the weights for a bf16 kernel (`Linear4bit.forward`), which
+    would blur the comparison; training never takes that path."""
+    import bitsandbytes
+
+    for module in model.modules():
+        if isinstance(module, bitsandbytes.nn.Linear4bit):
+            module.train()
+    return model
+
+
+def dequantized_copy(model_4bit: torch.nn.Module, folder: Path) -> torch.nn.Module:
+    """A full-precision model whose linear weights are the NF4 model's, dequantized."""
+    import bitsandbytes
+
+    model = load_pretrained(folder, four_bit=False)
+    for name, module in model_4bit.named_modules():
+        if isinstance(module, bitsandbytes.nn.Linear4bit):
+            weight = bitsandbytes.functional.dequantize_4bit(module.weight.data, module.weight.quant_state)
+            model.get_submodule(name).weight.data.copy_(weight.float().cpu())
+    return model
+
+
 def check_merge(folder: Path, settings: LoraSettings, seed: int = 0) -> MergeCheck:
     """Give a fresh adapter random B (peft starts B at zero, which would make merging a
-    no-op), then compare logits before and after `merge_and_unload`, on fp32 and NF4 bases."""
+    no-op), then compare logits before and after `merge_and_unload`: on an fp32 base, on the
+    NF4 base, and on the NF4 weights dequantized."""
     import torch
     from peft import get_peft_model_state_dict, set_peft_model_state_dict
 
@@ -511,28 +550,33 @@ def check_merge(folder: Path, settings: LoraSettings, seed: int = 0) -> MergeChe
     probe = torch.arange(1, MERGE_PROBE_TOKENS + 1).unsqueeze(0) % model.config.vocab_size
     adapter_state = get_peft_model_state_dict(model)
 
+    def with_adapter(base: torch.nn.Module) -> Any:
+        wrapped = wrap_with_lora(base, settings).eval()
+        set_peft_model_state_dict(wrapped, adapter_state)
+        return wrapped
+
     layer_name, layer = next((n, m) for n, m in model.get_base_model().named_modules() if hasattr(m, "lora_A"))
     scaling = layer.scaling[ADAPTER_NAME]
     with torch.no_grad():
         expected_weight = layer.base_layer.weight + scaling * (
             layer.lora_B[ADAPTER_NAME].weight @ layer.lora_A[ADAPTER_NAME].weight)
         with model.disable_adapter():
-            base_logits = model(probe).logits
-        adapter_logits = model(probe).logits
+            base_logits = logits_on_cpu(model, probe)
+        adapter_logits = logits_on_cpu(model, probe)
         merged = model.merge_and_unload()
-        merged_logits = merged(probe).logits
+        merged_logits = logits_on_cpu(merged, probe)
         merged_weight = merged.get_submodule(layer_name).weight
 
-        model_4bit = wrap_with_lora(load_pretrained(folder, four_bit=True), settings).eval()
-        set_peft_model_state_dict(model_4bit, adapter_state)
-        probe_4bit = probe.to(model_4bit.device)  # on a GPU the 4-bit base loads onto cuda
-        adapter_logits_4bit = model_4bit(probe_4bit).logits
+        base_4bit = load_pretrained(folder, four_bit=True)
+        dequantized = with_adapter(dequantized_copy(base_4bit, folder)).merge_and_unload()
+        model_4bit = compute_as_in_training(with_adapter(base_4bit))
+        trained_logits = logits_on_cpu(model_4bit, probe)
         with warnings.catch_warnings():  # peft warns about rounding: showing it is the point
             warnings.simplefilter("ignore", UserWarning)
-            merged_logits_4bit = model_4bit.merge_and_unload()(probe_4bit).logits
+            merged_logits_4bit = logits_on_cpu(model_4bit.merge_and_unload(), probe)
 
     def gap(a: torch.Tensor, b: torch.Tensor) -> float:
-        return (a.float().cpu() - b.float().cpu()).abs().max().item()
+        return (a.float() - b.float()).abs().max().item()
 
     return MergeCheck(
         layer=layer_name,
@@ -540,5 +584,7 @@ def check_merge(folder: Path, settings: LoraSettings, seed: int = 0) -> MergeChe
         weight_error=gap(merged_weight, expected_weight),
         adapter_effect=gap(adapter_logits, base_logits),
         merged_error=gap(merged_logits, adapter_logits),
-        merged_error_4bit=gap(merged_logits_4bit, adapter_logits_4bit),
+        merged_error_4bit=gap(merged_logits_4bit, trained_logits),
+        reload_gap=gap(merged_logits, trained_logits),
+        dequantized_merge_error=gap(logits_on_cpu(dequantized, probe), trained_logits),
     )

@@ -135,6 +135,31 @@ def check_hf_cache() -> Check:
     return Check("HF cache", OK, detail)
 
 
+def check_cached_presets() -> Check:
+    from tutor.engine.fetch import cached_presets
+
+    found = cached_presets()
+    if not found:
+        return Check("Presets", WARN, "none", "qlora-tutor fetch bloom-7b1 (or another preset) before a workshop")
+    return Check("Presets", OK, ", ".join(found))
+
+
+def check_gpu_queue() -> Check:
+    from tutor.engine.gpu_queue import GpuQueue, QueueError, memory_cap
+
+    try:
+        queue = GpuQueue()
+        queue.ensure()
+        cap = memory_cap()
+    except QueueError as exc:
+        return Check("GPU queue", FAIL, str(exc), exc.hint)
+    waiting = sum(t.waiting for t in queue.tickets())
+    detail = f"{queue.folder}, {len(queue.tickets())} job(s), {waiting} waiting"
+    if cap:
+        detail += f", each GPU capped at {cap / GiB:.1f} GiB"
+    return Check("GPU queue", OK, detail)
+
+
 def all_checks() -> list[tuple[str, Callable[[], Check]]]:
     """(name, check) in report order."""
     return [
@@ -145,6 +170,8 @@ def all_checks() -> list[tuple[str, Callable[[], Check]]]:
         *((name, partial(check_library, name)) for name in LIBRARIES),
         ("liger-kernel", check_liger),
         ("HF cache", check_hf_cache),
+        ("Presets", check_cached_presets),
+        ("GPU queue", check_gpu_queue),
     ]
 
 

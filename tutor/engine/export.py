@@ -9,12 +9,15 @@ numbers when they will not do.
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from tutor.engine.anatomy import AnatomyError, format_bytes, read_adapter_config, resolve_config
-from tutor.engine.config import LabError
+from tutor.engine.anatomy import AnatomyError, read_adapter_config, resolve_config
+from tutor.engine.errors import LabError
+from tutor.units import decimal_bytes
+from tutor.storage import describe, inject_fault, staged_folder
 
 BYTES_PER_PARAM = 2  # bf16
 DISK_MARGIN = 1.05  # config, tokenizer and safetensors headers on top of the weights
@@ -68,16 +71,19 @@ def plan_export(adapter_dir: Path, output_dir: Path) -> ExportPlan:
         disk_free=shutil.disk_usage(_existing_ancestor(output_dir)).free,
         ram_available=psutil.virtual_memory().available,
     )
+    if not os.access(_existing_ancestor(output_dir), os.W_OK):
+        raise ExportError(f"cannot write to {_existing_ancestor(output_dir)} (read-only or not yours)",
+                          "choose --output in a folder you can write")
     if plan.disk_free < plan.disk_needed:
         raise ExportError(
-            f"not enough disk for the merged model: it needs {format_bytes(plan.disk_needed)}, "
-            f"{_existing_ancestor(output_dir)} has {format_bytes(plan.disk_free)} free",
+            f"not enough disk for the merged model: it needs {decimal_bytes(plan.disk_needed)}, "
+            f"{_existing_ancestor(output_dir)} has {decimal_bytes(plan.disk_free)} free",
             "free some space or pick --output on another disk",
         )
     if plan.ram_available < plan.ram_needed:
         raise ExportError(
-            f"not enough memory to merge: loading the 16-bit base needs about {format_bytes(plan.ram_needed)}, "
-            f"{format_bytes(plan.ram_available)} is available",
+            f"not enough memory to merge: loading the 16-bit base needs about {decimal_bytes(plan.ram_needed)}, "
+            f"{decimal_bytes(plan.ram_available)} is available",
             "close other programs or export on a machine with more RAM; "
             "the adapter alone still works with the 4-bit base",
         )
@@ -105,11 +111,25 @@ def export_merged(plan: ExportPlan) -> Path:
     except OSError as exc:
         raise ExportError(f"cannot load the base model '{plan.base}' on this machine: {exc}".splitlines()[0],
                           "its weights must be on disk (a local folder, or a hub id already downloaded)") from None
-    merged = PeftModel.from_pretrained(base, plan.adapter_dir).merge_and_unload()
-    plan.output_dir.mkdir(parents=True, exist_ok=True)
-    merged.save_pretrained(plan.output_dir)
     try:
-        AutoTokenizer.from_pretrained(source, local_files_only=True).save_pretrained(plan.output_dir)
+        merged = PeftModel.from_pretrained(base, plan.adapter_dir).merge_and_unload()
+    except RuntimeError as exc:  # torch's "size mismatch for ...lora_A..." while loading the state dict
+        if "size mismatch" not in str(exc):
+            raise
+        raise ExportError(f"the adapter in {plan.adapter_dir} does not fit '{plan.base}': its matrices have other "
+                          f"shapes ({str(exc).strip().splitlines()[-1].strip()[:160]})",
+                          "export it with the base model it was trained on") from None
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
     except (OSError, ValueError):
-        pass  # a base without a tokenizer: the merged weights are still complete
+        tokenizer = None  # a base without a tokenizer: the merged weights are still complete
+    try:
+        with staged_folder(plan.output_dir) as staging:  # the folder appears complete or not at all
+            merged.save_pretrained(staging)
+            inject_fault("export", plan.output_dir)
+            if tokenizer is not None:
+                tokenizer.save_pretrained(staging)
+    except OSError as exc:
+        raise ExportError(f"{describe(exc)}; nothing was left in {plan.output_dir}",
+                          "free some space or choose --output on another disk") from None
     return plan.output_dir

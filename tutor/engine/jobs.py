@@ -10,8 +10,9 @@ folder, so any process can find it again later:
     run.log       the child's stdout + stderr (tracebacks, library chatter)
     adapter/      the trained LoRA adapter (train jobs)
 
-The UI and the CLI use only: SubprocessRunner().start(kind, config, run_dir=None) -> JobHandle,
-JobHandle.{is_running, cancel, tail, wait, status}, list_runs(root) and attach(run_dir).
+The UI and the CLI see jobs through two Protocols: a `JobRunner` (start, attach, run_dirs)
+hands out `JobHandle`s (is_running, cancel, tail). `SubprocessRunner` and `ProcessHandle` are
+the real ones; tests hand the UI a fake runner with the same shape and the same run folder.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,10 +28,12 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 from tutor import paths
-from tutor.engine.config import LabError, RunConfig
-from tutor.engine.events import EVENTS_FILE, EventTail, read_all
+from tutor.engine.config import RunConfig
+from tutor.engine.errors import LabError
+from tutor.engine.events import EVENTS_FILE, EventTail, RunStatus, read_all, status_of
 
 JOB_FILE = "job.json"
 CONFIG_FILE = "config.toml"
@@ -38,6 +42,7 @@ ADAPTER_DIR = "adapter"
 KINDS = ("train", "generate", "compare")
 CANCEL_GRACE_S = 60.0  # SIGINT -> SIGTERM: time to finish the step and save the adapter
 TERM_GRACE_S = 10.0  # SIGTERM -> SIGKILL
+LOW_DISK_BYTES = 2**20  # less free space than one event line needs with headroom: the disk is full
 
 
 class OutputExistsError(LabError):
@@ -50,7 +55,7 @@ class RunInfo:
 
     run_dir: Path
     kind: str
-    status: str  # running | finished | cancelled | failed | lost (died without an end event)
+    status: RunStatus
     started_at: float
     model: str
     pid: int | None
@@ -62,8 +67,35 @@ class RunInfo:
         return self.run_dir.name
 
 
-class JobHandle:
-    """A job seen from outside: started by us (`popen`) or re-attached from disk."""
+class JobHandle(Protocol):
+    """A job seen from outside its process."""
+
+    run_dir: Path
+    kind: str
+    pid: int
+    cancel_requests: int  # how many times cancel() was called (or escalated)
+
+    def is_running(self) -> bool: ...
+
+    def cancel(self) -> None:
+        """Ask the job to finish its step, save what it has and stop; again: force it."""
+
+    def tail(self) -> EventTail:
+        """A fresh tail from offset 0: the first read replays the whole run."""
+
+
+class JobRunner(Protocol):
+    def start(self, kind: str, config: RunConfig, run_dir: Path | None = None) -> JobHandle: ...
+
+    def attach(self, run_dir: Path) -> JobHandle:
+        """Re-attach to a run on disk, running or finished."""
+
+    def run_dirs(self) -> list[Path]:
+        """Run folders, newest first."""
+
+
+class ProcessHandle:
+    """A job in a child process: started by us (`popen`) or re-attached from disk."""
 
     def __init__(self, run_dir: Path, popen: subprocess.Popen | None = None) -> None:
         self.run_dir = Path(run_dir)
@@ -72,7 +104,7 @@ class JobHandle:
         self.pid: int = job.get("pid") or (popen.pid if popen else 0)
         self._create_time: float | None = job.get("pid_create_time")
         self._popen = popen
-        self.cancel_requests = 0  # how many times cancel() was called (or escalated)
+        self.cancel_requests = 0
         self._lock = threading.Lock()
 
     def is_running(self) -> bool:
@@ -81,13 +113,12 @@ class JobHandle:
         return _alive(self.pid, self._create_time)
 
     def tail(self) -> EventTail:
-        """A fresh tail from offset 0: the first read replays the whole run."""
         return EventTail(self.run_dir / EVENTS_FILE)
 
-    def status(self) -> str:
-        return _status(read_all(self.run_dir), self.is_running())
+    def status(self) -> RunStatus:
+        return status_of(read_all(self.run_dir), self.is_running())
 
-    def wait(self, timeout: float | None = None) -> str:
+    def wait(self, timeout: float | None = None) -> RunStatus:
         """Block until the process exits (or timeout); return the run's status."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.is_running():
@@ -146,9 +177,10 @@ def with_absolute_paths(config: RunConfig) -> RunConfig:
 
 
 class SubprocessRunner:
-    """Starts jobs as `python -m tutor.engine.worker RUN_DIR` in a new session."""
+    """Starts jobs as `python -m tutor.engine.worker RUN_DIR` in a new session; finds them
+    again under the user's runs folder."""
 
-    def start(self, kind: str, config: RunConfig, run_dir: Path | None = None) -> JobHandle:
+    def start(self, kind: str, config: RunConfig, run_dir: Path | None = None) -> ProcessHandle:
         if kind not in KINDS:
             raise ValueError(f"unknown job kind {kind!r}; expected one of {KINDS}")
         config.check()
@@ -159,7 +191,7 @@ class SubprocessRunner:
         run_dir = claim_output_dir(Path(run_dir)) if run_dir else new_run_dir(kind, config.model)
         with_absolute_paths(config).save(run_dir / CONFIG_FILE)
         argv = [sys.executable, "-m", "tutor.engine.worker", str(run_dir)]
-        _write_job(run_dir, {"kind": kind, "argv": argv, "started_at": round(time.time(), 3), "pid": None})
+        write_job(run_dir, {"kind": kind, "argv": argv, "started_at": round(time.time(), 3), "pid": None})
         env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
         package_root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
@@ -170,8 +202,14 @@ class SubprocessRunner:
             )
         job = read_job(run_dir)
         job.update(pid=popen.pid, pid_create_time=_create_time(popen.pid))
-        _write_job(run_dir, job)
-        return JobHandle(run_dir, popen)
+        write_job(run_dir, job)
+        return ProcessHandle(run_dir, popen)
+
+    def attach(self, run_dir: Path) -> ProcessHandle:
+        return attach(run_dir)
+
+    def run_dirs(self) -> list[Path]:
+        return run_dirs()
 
 
 def new_run_dir(kind: str, model: str, root: Path | None = None) -> Path:
@@ -199,16 +237,33 @@ def claim_output_dir(path: Path) -> Path:
 
 
 def read_job(run_dir: Path) -> dict:
+    """job.json, checked field by field: a damaged one makes this run unreadable, never a reader crash."""
     try:
-        return json.loads((Path(run_dir) / JOB_FILE).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        raise LabError(f"{run_dir} is not a run folder (no readable {JOB_FILE})",
-                       "Pick a folder listed by `qlora-tutor runs`.") from None
+        job = json.loads((Path(run_dir) / JOB_FILE).read_bytes())
+        problem = _job_problem(job)
+    except (OSError, ValueError):  # ValueError covers bad JSON and bad UTF-8
+        problem = f"no readable {JOB_FILE}"
+    if problem:
+        raise LabError(f"{run_dir} is not a run folder ({problem})", "Pick a folder listed by `qlora-tutor runs`.")
+    return job
 
 
-def attach(run_dir: Path) -> JobHandle:
+def _job_problem(job) -> str | None:
+    if not isinstance(job, dict):
+        return f"{JOB_FILE} is not an object"
+    if job.get("kind") not in KINDS:
+        return f"{JOB_FILE} has kind {job.get('kind')!r}"
+    numbers = {"started_at": (int, float), "pid": (int, type(None)), "pid_create_time": (int, float, type(None))}
+    for name, types in numbers.items():
+        value = job.get(name, 0.0 if name == "started_at" else None)
+        if not isinstance(value, types) or isinstance(value, bool):
+            return f"{JOB_FILE} has {name} = {value!r}"
+    return None
+
+
+def attach(run_dir: Path) -> ProcessHandle:
     """Re-attach to a run on disk (running or finished); its tail replays every event."""
-    return JobHandle(Path(run_dir))
+    return ProcessHandle(Path(run_dir))
 
 
 def run_dirs(root: Path | None = None) -> list[Path]:
@@ -220,7 +275,7 @@ def run_dirs(root: Path | None = None) -> list[Path]:
 
 
 def _jobs_newest_first(root: Path | None) -> list[tuple[Path, dict]]:
-    root = Path(root) if root else paths.runs_dir()
+    root = Path(root) if root else paths.home_path() / "runs"  # reading creates nothing
     jobs = []
     for run_dir in root.iterdir() if root.is_dir() else ():
         try:
@@ -234,36 +289,41 @@ def list_runs(root: Path | None = None) -> list[RunInfo]:
     """Every run under `root`, newest first, with its status, summary and error."""
     runs = []
     for run_dir, job in _jobs_newest_first(root):
-        events = read_all(run_dir)
+        events = read_all(run_dir)  # lines that are not valid events are skipped
         by_type = {e["type"]: e for e in events}
         pid = job.get("pid")
         running = bool(pid) and _alive(pid, job.get("pid_create_time"))
         runs.append(RunInfo(
-            run_dir=run_dir, kind=job.get("kind", "?"), status=_status(events, running),
+            run_dir=run_dir, kind=job.get("kind", "?"), status=status_of(events, running),
             started_at=job.get("started_at", 0.0), model=_config_model(run_dir), pid=pid,
             summary=by_type.get("summary"), error=by_type.get("error"),
         ))
     return runs
 
 
-def _status(events: list[dict], running: bool) -> str:
-    for event in reversed(events):
-        if event["type"] == "end":
-            return event.get("status") or "failed"
-    return "running" if running else "lost"
-
-
 def _config_model(run_dir: Path) -> str:
+    """The run's model name, or "?" when its config.toml is missing or damaged."""
     try:
-        return RunConfig.load(run_dir / CONFIG_FILE).model
+        model = RunConfig.load(run_dir / CONFIG_FILE).model
     except LabError:
         return "?"
+    return model if isinstance(model, str) else "?"
 
 
-def _write_job(run_dir: Path, job: dict) -> None:
+def write_job(run_dir: Path, job: dict) -> None:
+    """job.json, replaced whole: a reader never sees half of it."""
     tmp = run_dir / (JOB_FILE + ".tmp")
     tmp.write_text(json.dumps(job, indent=2), encoding="utf-8")
     os.replace(tmp, run_dir / JOB_FILE)
+
+
+def lost_reason(run_dir: Path) -> str:
+    """Why a job may have stopped without its end event, as far as this machine can tell."""
+    try:
+        full = shutil.disk_usage(run_dir).free < LOW_DISK_BYTES
+    except OSError:
+        full = False
+    return f"the disk holding {run_dir} is full" if full else "killed, or the machine stopped"
 
 
 def _create_time(pid: int) -> float | None:

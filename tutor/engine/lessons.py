@@ -2,11 +2,14 @@
 
 Adding a lesson means adding a file. A lesson body may embed interactive panels with a line
 `<!-- panel: module.path:ClassName -->`; the TUI mounts the widget there and
-`qlora-tutor show` prints the panel's static report instead.
+`qlora-tutor show` prints the panel's static report instead. The engine never imports the
+`lessons` package: it reads the Markdown beside it, and `resolve_panel` loads a panel by name
+only when a screen or `show` asks for it.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -14,10 +17,11 @@ from pathlib import Path
 
 import yaml
 
-from lessons import LESSONS_DIR
-
+# `lessons/` sits beside `tutor/`, in a checkout as in site-packages.
+LESSONS_DIR = Path(__file__).resolve().parents[2] / "lessons"
 PANEL_LINE = re.compile(r"^<!--\s*panel:\s*([\w.]+:\w+)\s*-->\s*$", re.MULTILINE)
 FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n(.*)\Z", re.DOTALL)
+SECTION_HEADING = re.compile(r"^##\s+(.+?)\s*$", re.MULTILINE)
 
 
 class LessonError(ValueError):
@@ -62,6 +66,7 @@ class Lesson:
     order: int
     body: str
     coming: bool = False
+    exercises: tuple[str, ...] = ()  # slugs of the write-it-yourself exercises this lesson leads to
     quiz: tuple[Question, ...] = field(default_factory=tuple)
     path: Path | None = None
 
@@ -77,6 +82,11 @@ class Lesson:
         if text := self.body[last:].strip():
             parts.append(Segment(markdown=text))
         return parts
+
+    @property
+    def headings(self) -> tuple[str, ...]:
+        """The lesson's section headings (`## ...`), in order: what Contents lists under it."""
+        return tuple(SECTION_HEADING.findall(self.body))
 
 
 def _question(raw: dict, where: str) -> Question:
@@ -113,6 +123,7 @@ def parse_lesson(path: Path) -> Lesson:
             body=match.group(2),
             coming=bool(meta.get("coming", False)),
             quiz=tuple(_question(q, path.name) for q in meta.get("quiz", ()) or ()),
+            exercises=tuple(str(slug) for slug in meta.get("exercises", ()) or ()),
             path=path,
         )
     except KeyError as exc:
@@ -135,3 +146,9 @@ def find_lesson(slug: str, directory: Path = LESSONS_DIR) -> Lesson:
             return lesson
     valid = ", ".join(l.slug for l in load_catalog(directory))
     raise KeyError(f"unknown lesson '{slug}'. Valid slugs: {valid}")
+
+
+def resolve_panel(ref: str) -> type:
+    """The panel class a lesson names (`module.path:ClassName`); raises what importing it raises."""
+    module_name, _, class_name = ref.partition(":")
+    return getattr(importlib.import_module(module_name), class_name)

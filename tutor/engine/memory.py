@@ -2,9 +2,14 @@
 
 Every formula lives here so the lab can hold it against measured GPU peaks. Assumptions:
 
-- Full fine-tuning keeps 16-bit weights and 16-bit gradients and trains with Adam, whose two
-  moments are fp32 (8 bytes per parameter). No fp32 master copy is counted; mixed-precision
-  trainers that keep one add 4 bytes per parameter.
+- Full fine-tuning has two conventions, named in `CONVENTIONS`. The QLoRA paper's ">780 GB"
+  for 65B counts 16-bit weights, 16-bit gradients and Adam's two fp32 moments: 12 bytes per
+  parameter. Standard mixed-precision AdamW also keeps an fp32 master copy of the weights:
+  16 bytes per parameter.
+- Optimizers (`OPTIMIZERS`): AdamW keeps two fp32 moments (8 bytes per trained parameter);
+  bitsandbytes' 8-bit AdamW keeps them in 8 bits (2 bytes; its block constants, 0.03 byte,
+  are left out). A paged optimizer has the same state, but it can be evicted to CPU RAM,
+  so the GPU has to hold everything else, not the state (see `verdict`).
 - LoRA and QLoRA freeze the base. Adapter weights, their gradients and their Adam moments
   are fp32 (peft upcasts adapters to fp32 by default).
 - QLoRA stores every linear-layer weight in NF4 (4 bits) plus double-quantized block
@@ -18,6 +23,11 @@ Every formula lives here so the lab can hold it against measured GPU peaks. Assu
   logits exists at a time. Counting full fp32 logits instead overstated a bloomz-560m
   (250,880-token vocabulary) peak 3.7x; see `MEASURED_PEAKS` in the tests.
 - GB means 10^9 bytes, as GPU vendors count.
+- A bill never uses a card's whole nominal memory (`required_bytes`): PyTorch's caching
+  allocator reserves more than the tensors it hands out (reserved over allocated at the peak
+  was 4-9 % for the 7B shape in bench/results/h100-*.json; 10 % is counted), and the CUDA
+  context and library workspaces sit outside its counters (assumed 0.5 GB; `nvidia-smi`
+  shows it on a real card).
 """
 
 from __future__ import annotations
@@ -29,16 +39,33 @@ from tutor.engine.quantization import constant_bits_per_param
 
 GB = 1e9
 METHODS = ("full", "lora", "qlora")
-METHOD_LABELS = {
-    "full": "Full fine-tuning (16-bit, Adam)",
-    "lora": "LoRA on a 16-bit base",
-    "qlora": "QLoRA (NF4 + double-quant base)",
-}
 COMMON_GPUS_GB = (16, 24, 48, 80)
+CONVENTIONS = {
+    "paper": "16-bit weights + gradients, fp32 Adam: 12 bytes/param (QLoRA paper)",
+    "master": "+ fp32 master weights: 16 bytes/param (mixed-precision AdamW)",
+}
+ALLOCATOR_RESERVE = 0.10  # reserved over allocated at the peak: 4-9 % measured at 7B, rounded up
+CUDA_CONTEXT_BYTES = 0.5e9  # CUDA context and cuBLAS workspaces: outside PyTorch's counters (assumed)
 
 HALF_BYTES = 2  # bf16 / fp16
 FP32_BYTES = 4
 ADAM_BYTES = 2 * FP32_BYTES  # first and second moment
+ADAM_8BIT_BYTES = 2  # bitsandbytes' 8-bit AdamW: both moments in 8 bits
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    label: str
+    bytes_per_param: int
+    paged: bool
+
+
+OPTIMIZERS: dict[str, Optimizer] = {
+    "adamw": Optimizer("AdamW (fp32 state)", ADAM_BYTES, paged=False),
+    "paged_adamw_32bit": Optimizer("paged AdamW, 32-bit", ADAM_BYTES, paged=True),
+    "adamw_8bit": Optimizer("8-bit AdamW", ADAM_8BIT_BYTES, paged=False),
+    "paged_adamw_8bit": Optimizer("paged 8-bit AdamW", ADAM_8BIT_BYTES, paged=True),
+}
 NF4_BITS = 4
 ACTIVATION_BYTES_PER_TOKEN_HIDDEN_LAYER = 34  # Korthikanti et al. 2022, without the s^2 term
 LOSS_TILE_TOKENS = 4096  # trl 1.16 chunked_logprob.TOKEN_CHUNK_SIZE
@@ -113,6 +140,7 @@ class MemoryBill:
     optimizer: float
     adapter: float
     activations: float
+    master_weights: float = 0.0
 
     @property
     def total(self) -> float:
@@ -163,6 +191,7 @@ def estimate(
     seq_len: int = 512,
     gradient_checkpointing: bool = True,
     optimizer_bytes: int = ADAM_BYTES,
+    convention: str = "paper",
 ) -> MemoryBill:
     """The memory bill for fine-tuning a model of `params` parameters with `method`.
 
@@ -170,6 +199,8 @@ def estimate(
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
+    if convention not in CONVENTIONS:
+        raise ValueError(f"convention must be one of {tuple(CONVENTIONS)}, not {convention!r}")
     if params <= 0:
         raise ValueError("the parameter count must be positive")
     shape = shape or nearest_preset(params).shape
@@ -181,6 +212,7 @@ def estimate(
             optimizer=params * optimizer_bytes,
             adapter=0.0,
             activations=activations,
+            master_weights=params * FP32_BYTES if convention == "master" else 0.0,
         )
     adapter = lora_params(shape, rank, targets)
     weights = params * HALF_BYTES if method == "lora" else qlora_weight_bytes(params, shape)
@@ -193,6 +225,37 @@ def estimate(
     )
 
 
+def required_bytes(
+    total_bytes: float, reserve: float = ALLOCATOR_RESERVE, context_bytes: float = CUDA_CONTEXT_BYTES
+) -> float:
+    """What a card must have for a bill of `total_bytes`: the allocator's reserve on top,
+    plus the CUDA context. The one headroom rule every verdict uses; callers with a measured
+    reserve (reserved / allocated - 1 of real runs) pass it."""
+    return total_bytes * (1 + reserve) + context_bytes
+
+
+def fits(total_bytes: float, gpu_gb: float) -> bool:
+    return required_bytes(total_bytes) <= gpu_gb * GB
+
+
 def smallest_gpu(total_bytes: float, sizes_gb: tuple[int, ...] = COMMON_GPUS_GB) -> int | None:
-    """The smallest common GPU (in GB) that holds the bill, or None if none does."""
-    return next((size for size in sizes_gb if total_bytes <= size * GB), None)
+    """The smallest common GPU (in GB) that holds the bill with headroom, or None."""
+    return next((size for size in sizes_gb if fits(total_bytes, size)), None)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Which common GPU a bill needs, and whether only paging the optimizer state makes it fit."""
+
+    gpu_gb: int | None
+    needs_paging: bool = False
+
+
+def verdict(bill: MemoryBill, paged: bool = False, sizes_gb: tuple[int, ...] = COMMON_GPUS_GB) -> Verdict:
+    """The smallest GPU for `bill`. A paged optimizer can leave its state in CPU RAM, so the GPU
+    must hold at least everything else; paging moves nothing but optimizer state."""
+    plain = smallest_gpu(bill.total, sizes_gb)
+    if paged and (spilled := smallest_gpu(bill.total - bill.optimizer, sizes_gb)) is not None:
+        if plain is None or spilled < plain:
+            return Verdict(spilled, needs_paging=True)
+    return Verdict(plain)

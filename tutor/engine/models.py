@@ -12,7 +12,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from tutor.engine.config import LabError, RunConfig
+from tutor.engine.config import RunConfig
+from tutor.engine.errors import LabError, first_line
 from tutor.engine.presets import PRESETS, Preset, get_preset
 
 CPU_PARAM_LIMIT = 1.5e9  # above this a CPU run would take hours: say so instead
@@ -126,7 +127,13 @@ def load_adapter_model(adapter_dir: Path, config: RunConfig, device: str, dtype:
     kwargs = dict(dtype=torch_dtype, is_trainable=False, device_map=device_map(device))
     if config.load_in_4bit:
         kwargs["quantization_config"] = four_bit_config(torch_dtype, config.quant_type, config.double_quant)
-    model = AutoPeftModelForCausalLM.from_pretrained(str(adapter_dir), **kwargs)
+    try:
+        model = AutoPeftModelForCausalLM.from_pretrained(str(adapter_dir), **kwargs)
+    except RuntimeError as exc:  # torch's "size mismatch for ...lora_A..." from loading the state dict
+        if "size mismatch" not in str(exc):
+            raise
+        raise ModelNotFoundError(f"the adapter in {adapter_dir} does not fit its base model: its matrices have "
+                                 "other shapes", "Use the adapter with the base model it was trained on.") from None
     model.eval()
     return model
 
@@ -141,6 +148,29 @@ def adapter_base_location(adapter_dir: Path) -> str:
             f"{adapter_dir} holds no readable adapter_config.json", "Pass the adapter/ folder of a finished train run."
         ) from None
     return data.get("base_model_name_or_path") or ""
+
+
+def adapter_model_name(adapter_dir: Path, model: str | None) -> str:
+    """The model an adapter runs on, as a run should record it (`tiny` rather than its folder).
+
+    `model` is what the learner asked for, if anything: an adapter only fits the base it was
+    trained on, so a different one is refused here instead of being silently replaced.
+    """
+    base = adapter_base_location(adapter_dir)
+    name = next((preset for preset in PRESETS if _same_place(resolve_model(preset).location, base)),
+                base)
+    if model is not None and not _same_place(resolve_model(model).location, base):
+        raise LabError(f"the adapter in {adapter_dir} was trained on {name}, not on {model}",
+                       "Leave out --model (the adapter's own base is used) or pass an adapter trained on that model.")
+    return name
+
+
+def _same_place(location: str, other: str) -> bool:
+    """Two model locations (hub ids or folders) name the same model."""
+    def canonical(where: str) -> str:
+        path = Path(where).expanduser()
+        return str(path.resolve()) if path.exists() else where
+    return canonical(location) == canonical(other)
 
 
 def load_tokenizer(location: str):
@@ -178,15 +208,55 @@ def estimated_params(source: ModelSource) -> int | None:
         return None
 
 
-def model_facts(model, source: ModelSource, device: str, quantized: bool) -> dict:
-    """Fields of the `model` event: size in parameters and bytes, 4-bit vs 16-bit."""
+UNGATED_MLP_TYPES = frozenset({"bloom", "gpt2", "gpt_neox", "opt", "falcon", "phi"})  # up/down, no gate
+
+
+def shape_of(source: ModelSource):
+    """The model's shape for the memory estimate (`memory.ModelShape`), from its config."""
+    from tutor.engine.memory import ModelShape
+    from tutor.engine.presets import preset_config
+
+    try:
+        if source.preset is not None:
+            config = preset_config(source.preset.name)
+        elif Path(source.location).is_dir():
+            from transformers import AutoConfig
+
+            config = AutoConfig.from_pretrained(source.location)
+        else:
+            return None
+        text = config.get_text_config() if hasattr(config, "get_text_config") else config
+        hidden = text.hidden_size
+        heads = text.num_attention_heads
+        head_dim = getattr(text, "head_dim", None) or hidden // heads
+        kv_heads = getattr(text, "num_key_value_heads", None) or heads
+        gated = text.model_type not in UNGATED_MLP_TYPES
+        return ModelShape(
+            hidden=hidden, layers=text.num_hidden_layers,
+            intermediate=getattr(text, "intermediate_size", None) or 4 * hidden,
+            vocab=text.vocab_size, kv_dim=kv_heads * head_dim,
+            tied_embeddings=bool(getattr(text, "tie_word_embeddings", False)), gated_mlp=gated,
+        )
+    except Exception:  # an exotic architecture: no estimate
+        return None
+
+
+def count_params(model) -> int:
+    """Parameters as the model has them, a 4-bit matrix counted by its original shape."""
     params = 0
     for p in model.parameters():
         shape = getattr(getattr(p, "quant_state", None), "shape", None)
         params += math.prod(shape) if shape is not None else p.numel()
+    return params
+
+
+def model_facts(model, source: ModelSource, device: str, quantized: bool) -> dict:
+    """Fields of the `model` event: size in parameters and bytes, 4-bit vs 16-bit."""
+    params = count_params(model)
     return dict(
         name=source.name, params=params, footprint_bytes=model.get_memory_footprint(),
         footprint_16bit_bytes=params * 2, device=device, quantized=quantized, teaching=source.teaching,
+        vocab_size=model.get_input_embeddings().num_embeddings,
     )
 
 
@@ -261,5 +331,4 @@ def _from_pretrained(cls, source: ModelSource, **kwargs):
     try:
         return cls.from_pretrained(source.location, **kwargs)
     except OSError as exc:
-        first_line = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-        raise ModelNotFoundError(f"cannot load {source.name!r}: {first_line}") from exc
+        raise ModelNotFoundError(f"cannot load {source.name!r}: {first_line(exc, limit=300)}") from exc

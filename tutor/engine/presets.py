@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tutor.engine.config import LabError
+from tutor.engine.errors import LabError
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,60 @@ PRESETS: dict[str, Preset] = {
             "a small modern model, workable on CPU",
             cpu_ok=True,
         ),
+        # Models learners pick today. Sizes from each hub repo's config.json; Gemma-3-4B is
+        # multimodal on the hub, so its preset is the language model of its `text_config`.
+        *(
+            Preset(
+                f"qwen3-{size.lower()}",
+                f"Qwen/Qwen3-{size}",
+                dict(model_type="qwen3", vocab_size=151936, hidden_size=hidden, intermediate_size=inter,
+                     num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=8, head_dim=128,
+                     max_position_embeddings=40960, tie_word_embeddings=tied, rope_theta=1000000.0),
+                f"Qwen3 {size} (2025), base and instruct share this shape",
+                cpu_ok=size == "0.6B",
+            )
+            for size, hidden, inter, layers, heads, tied in (
+                ("0.6B", 1024, 3072, 28, 16, True),
+                ("1.7B", 2048, 6144, 28, 16, True),
+                ("4B", 2560, 9728, 36, 32, True),
+                ("8B", 4096, 12288, 36, 32, False),
+            )
+        ),
+        *(
+            Preset(
+                f"llama-3.2-{size.lower()}",
+                f"meta-llama/Llama-3.2-{size}",
+                dict(model_type="llama", vocab_size=128256, hidden_size=hidden, intermediate_size=8192,
+                     num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=8,
+                     head_dim=head_dim, max_position_embeddings=131072, rms_norm_eps=1e-5,
+                     rope_theta=500000.0, tie_word_embeddings=True),
+                f"Llama-3.2 {size} (2024), tied input and output embeddings",
+            )
+            for size, hidden, layers, heads, head_dim in (("1B", 2048, 16, 32, 64), ("3B", 3072, 28, 24, 128))
+        ),
+        *(
+            Preset(
+                f"gemma-3-{size.lower()}",
+                f"google/gemma-3-{size.lower()}-pt",
+                dict(model_type="gemma3_text", vocab_size=vocab, hidden_size=hidden, intermediate_size=inter,
+                     num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv, head_dim=256,
+                     max_position_embeddings=context, sliding_window=1024, tie_word_embeddings=True),
+                description,
+            )
+            for size, vocab, hidden, inter, layers, heads, kv, context, description in (
+                ("1B", 262144, 1152, 6912, 26, 4, 1, 32768, "Gemma-3 1B (2025), text only, 262k vocabulary"),
+                ("4B", 262208, 2560, 10240, 34, 8, 4, 131072,
+                 "Gemma-3 4B (2025): its language model; the hub model adds a vision tower"),
+            )
+        ),
+        Preset(
+            "smollm3-3b",
+            "HuggingFaceTB/SmolLM3-3B",
+            dict(model_type="smollm3", vocab_size=128256, hidden_size=2048, intermediate_size=11008,
+                 num_hidden_layers=36, num_attention_heads=16, num_key_value_heads=4,
+                 max_position_embeddings=65536, rope_theta=5000000.0, tie_word_embeddings=True),
+            "SmolLM3 3B (2025), fully open data and recipe",
+        ),
     )
 }
 
@@ -129,8 +183,17 @@ def preset_config(name: str):
     return AutoConfig.for_model(**preset.config)
 
 
+class RankError(LabError):
+    hint = "The seed trains with r = 16; ranks from 8 to 64 are common."
+
+
 def linear_module_names(model) -> list[str]:
     """Distinct leaf names of the linear layers LoRA can wrap (lm_head excluded), in order."""
+    return list(dict.fromkeys(leaf for leaf, _ in _linear_modules(model)))
+
+
+def _linear_modules(model):
+    """(leaf name, module) of every linear layer LoRA can wrap (lm_head excluded)."""
     import torch
 
     linear_types: tuple[type, ...] = (torch.nn.Linear,)
@@ -140,12 +203,30 @@ def linear_module_names(model) -> list[str]:
         linear_types += (Conv1D,)
     except ImportError:  # pragma: no cover
         pass
-    names: dict[str, None] = {}
     for full_name, module in model.named_modules():
         leaf = full_name.rsplit(".", 1)[-1]
         if isinstance(module, linear_types) and leaf != "lm_head" and "lora_" not in full_name:
-            names[leaf] = None
-    return list(names)
+            yield leaf, module
+
+
+def check_rank(rank: int, model, targets: list[str]) -> None:
+    """Refuse a LoRA rank no targeted weight can use, before peft allocates it.
+
+    B·A has rank at most min(in, out) of the weight it updates, so a rank above the largest
+    such side among the targets adds nothing but memory (and r = 100000 on an 8B model would
+    ask for terabytes).
+    """
+    sides = [min(_in_out(module)) for leaf, module in _linear_modules(model) if leaf in targets]
+    limit = max(sides, default=rank)
+    if rank > limit:
+        raise RankError(f"LoRA rank {rank} is larger than this model's targeted weights allow "
+                        f"(at most {limit}: the smaller side of its largest targeted weight)")
+
+
+def _in_out(module) -> tuple[int, int]:
+    if hasattr(module, "in_features"):
+        return module.in_features, module.out_features
+    return tuple(module.weight.shape)  # transformers' Conv1D stores (in, out)
 
 
 def meta_model(config):

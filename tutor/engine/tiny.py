@@ -37,3 +37,11 @@ def ensure_tiny() -> Path:
             "Reinstall qlora-tutor, or rebuild it from a source checkout: python scripts/build_tiny.py",
         )
     return SHIPPED_DIR
+
+
+def tiny_tokenizer():
+    """The tiny model's byte-level BPE tokenizer: any text encodes, and its 4,096 ids fit
+    every preset's vocabulary (random-weight benchmark models borrow it)."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(ensure_tiny())

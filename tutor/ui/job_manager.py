@@ -14,13 +14,17 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual.message import Message
+
+from tutor.engine.events import RunStatus, status_of
 
 if TYPE_CHECKING:
     from textual.app import App
     from textual.widget import Widget
+
+    from tutor.engine.jobs import JobHandle, JobRunner
 
 TICK_S = 0.15
 RECENT_RUNS = 20
@@ -39,7 +43,7 @@ class JobEvents(Message):
 class TrackedRun:
     """One run the app knows about: its job handle and every event read so far."""
 
-    handle: Any
+    handle: JobHandle
     events: list[dict] = field(default_factory=list)
     watchers: set = field(default_factory=set)
     tailing: bool = True
@@ -57,52 +61,20 @@ class TrackedRun:
         return self.handle.kind
 
     @property
-    def end_status(self) -> str | None:
-        """finished | cancelled | failed once the job said so, else None."""
-        for event in reversed(self.events):
-            if event.get("type") == "end":
-                return event.get("status")
-        return None
-
-    @property
     def is_active(self) -> bool:
-        return self.end_status is None and self.handle.is_running()
+        """The process runs and has not said it ended."""
+        return status_of(self.events, self.handle.is_running()) is RunStatus.RUNNING
 
     @property
-    def status(self) -> str:
-        """running | finished | cancelled | failed | lost (died without an end event)."""
-        if self.end_status:
-            return self.end_status
-        if self.tailing or self.handle.is_running():
-            return "running"
-        return "lost"
-
-
-class EngineRunner:
-    """The engine's child-process runner and its run discovery, as the one object
-    the manager talks to (tests hand the manager a fake with the same three methods)."""
-
-    def __init__(self) -> None:
-        from tutor.engine import jobs
-
-        self._jobs = jobs
-        self._runner = jobs.SubprocessRunner()
-
-    def start(self, kind: str, config):
-        return self._runner.start(kind, config)
-
-    def attach(self, run_dir: Path):
-        return self._jobs.attach(run_dir)
-
-    def list_runs(self) -> list[Path]:
-        """Run folders, newest first."""
-        return self._jobs.run_dirs()
+    def status(self) -> RunStatus:
+        """Running until the tail has read the last line of a process that is gone."""
+        return status_of(self.events, self.tailing or self.handle.is_running())
 
 
 class JobManager:
     """Starts, cancels and re-attaches jobs; feeds their events to the widgets watching."""
 
-    def __init__(self, app: App, runner=None) -> None:
+    def __init__(self, app: App, runner: JobRunner | None = None) -> None:
         self.app = app
         self._runner = runner
         self._runs: dict[Path, TrackedRun] = {}
@@ -111,10 +83,12 @@ class JobManager:
         self._mounted = False
 
     @property
-    def runner(self):
+    def runner(self) -> JobRunner:
         """The engine's runner unless a test gave another; built late, on first use."""
         if self._runner is None:
-            self._runner = EngineRunner()
+            from tutor.engine.jobs import SubprocessRunner
+
+            self._runner = SubprocessRunner()
         return self._runner
 
     # -- what screens and panels call -------------------------------------------------
@@ -164,7 +138,7 @@ class JobManager:
         if self._mounted:
             return
         self._mounted = True
-        recent = self.runner.list_runs()[:RECENT_RUNS]
+        recent = self.runner.run_dirs()[:RECENT_RUNS]
         for run_dir in reversed(recent):  # oldest first, so `runs()` is newest first
             if Path(run_dir) not in self._runs:
                 self._track(self.runner.attach(run_dir))
@@ -196,7 +170,7 @@ class JobManager:
 
     # -- the tail thread -------------------------------------------------------------
 
-    def _track(self, handle) -> TrackedRun:
+    def _track(self, handle: JobHandle) -> TrackedRun:
         run = TrackedRun(handle)
         with self._lock:
             self._runs[run.run_dir] = run

@@ -3,8 +3,8 @@
 trl's best-fit-decreasing packing fills rows of `max_length` tokens with whole documents,
 then (padding-free mode) flattens the batch into a single row of batch x max_length tokens.
 Under SDPA that row gets a dense document mask over (batch x max_length)^2 positions: four
-times the attention work of four 512-token rows, on a slower masked kernel. Measured on the
-H100 with a Llama-2-7B shape, that was the difference between 0.63 and 0.42 s per step.
+times the attention work of four 512-token rows, on a slower masked kernel (rows against the
+flattened row: docs/benchmarks.md, "What each setting bought").
 
 This collator keeps each packed row a row. Position ids restart at every document and no
 attention mask is passed, so transformers builds a per-row document mask itself: no document

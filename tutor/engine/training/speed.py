@@ -1,12 +1,13 @@
 """The training speed settings: what `speed = packed` changes against the seed's recipe, and why.
 
-Profiled on an H100 (Llama-2-7B shape, batch 4 x 512, docs/benchmarks.md), a QLoRA step is
-bound by the host, not the GPU: the GPU computes for about a third of each step while Python
-launches thousands of small kernels (LoRA, 4-bit dequantization, norms, recomputation under
-gradient checkpointing). So the settings cut padding, Python and launches, not FLOPs:
+Profiled on a GPU (docs/benchmarks.md, "Where the time goes"), a QLoRA step is bound by the
+host, not the GPU: the GPU waits for most of each step while Python launches thousands of
+small kernels (LoRA, 4-bit dequantization, norms, recomputation under gradient
+checkpointing). So the settings cut padding, Python and launches, not FLOPs; what each one
+bought is in docs/benchmarks.md, "What each setting bought":
 
 - packing: whole documents in full rows, no padding (trl's best-fit-decreasing packing);
-  attention stays inside each document (`tutor.engine.attention`);
+  attention stays inside each document (`tutor.engine.training.packing`);
 - no autocast: a model loaded in bf16 already computes in bf16, and autocast only adds a
   cast check and copies around every matmul (fp16 keeps autocast: it needs loss scaling);
 - Liger's Triton kernels for RMSNorm, RoPE and SwiGLU, one kernel where eager PyTorch runs
@@ -16,7 +17,7 @@ gradient checkpointing). So the settings cut padding, Python and launches, not F
 - SDPA without its cuDNN kernel: with the packed rows' document mask, PyTorch picks cuDNN's
   attention, whose host time per call costs more than the memory-efficient kernel's;
 - the Python heap frozen out of the garbage collector while training: a full collection
-  walks every object of the loaded model, about 0.26 s, once every 30 steps or so.
+  walks every object of the loaded model, a stall every few dozen steps.
 """
 
 from __future__ import annotations
@@ -56,9 +57,13 @@ def plan_speed(config: RunConfig, device: str, dtype: str) -> SpeedPlan:
         optim = "paged_adamw_8bit"  # the seed's choice
     else:
         optim = "adamw_torch"
+    notes = []
+    if not cuda and optim.startswith("paged_"):
+        notes.append(f"optimizer {optim} pages GPU memory, so on CPU: adamw_torch")
+        optim = "adamw_torch"
     # bf16 without autocast only where the speed setting asks for it; fp16 always autocasts.
     autocast = cuda and (dtype == "fp16" or (dtype == "bf16" and not fast))
-    plan = SpeedPlan(packed=fast, autocast=autocast, optim=optim)
+    plan = SpeedPlan(packed=fast, autocast=autocast, optim=optim, notes=notes)
     plan.notes.append(f"speed setting: {'packed' if fast else 'seed'}")
     if fast and cuda:
         plan.notes.append(f"optimizer {optim}; {'autocast' if autocast else 'no autocast'} ({dtype})")

@@ -1,13 +1,15 @@
 """LoRA training with trl's SFTTrainer, as the seed does, reporting through events.
 
-A TrainerCallback turns each logged step into a `progress` event and checks the cancel flag
-after every step: a cancel stops after the current step, and the adapter trained so far is
-still saved. This module runs in the job's child process only (it imports transformers).
+A TrainerCallback turns each logged step into a `progress` event, each evaluation on the
+held-out samples into an `eval` event, and checks the cancel flag after every step: a cancel
+stops after the current step, and the adapter trained so far is still saved. This module runs
+in the job's child process only (it imports transformers).
 """
 
 from __future__ import annotations
 
 import gc
+import math
 import time
 from pathlib import Path
 from typing import Callable
@@ -19,6 +21,7 @@ from tutor.engine.data import TEXT_COLUMN
 from tutor.engine.events import EventWriter
 from tutor.engine.models import gpu_memory
 from tutor.engine.training.speed import SpeedPlan
+from tutor.storage import inject_fault, staged_folder
 
 # batch_size = auto: on a GPU, auto_find_batch_size starts at 8 and halves on out-of-memory;
 # on CPU, 4, where the seed's T4 run ended up (50 samples x 5 epochs = 65 steps).
@@ -34,23 +37,33 @@ def lora_config(config: RunConfig, targets: list[str]):
     )
 
 
-def sft_config(config: RunConfig, output_dir: Path, device: str, dtype: str, plan: SpeedPlan):
+def sft_config(config: RunConfig, output_dir: Path, device: str, dtype: str, plan: SpeedPlan,
+               evaluate: bool = False):
+    """`evaluate`: measure the loss on the held-out samples at each epoch end (the callback
+    asks for that) and every `config.eval_steps` steps."""
     from trl import SFTConfig
 
     cuda = device == "cuda"
     auto_batch = config.batch_size == "auto"
+    batch_size = AUTO_BATCH_SIZE[device] if auto_batch else config.batch_size
     return SFTConfig(
         output_dir=str(output_dir),
         num_train_epochs=config.epochs,
         learning_rate=config.learning_rate,
-        per_device_train_batch_size=AUTO_BATCH_SIZE[device] if auto_batch else config.batch_size,
+        lr_scheduler_type=config.lr_scheduler,
+        max_grad_norm=config.max_grad_norm,
+        per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=batch_size,
+        eval_strategy=("steps" if config.eval_steps else "epoch") if evaluate else "no",
+        eval_steps=config.eval_steps or None,
+        prediction_loss_only=True,
         auto_find_batch_size=auto_batch and cuda,
         max_length=config.max_length,
         dataset_text_field=TEXT_COLUMN,
         packing=plan.packed,
         packing_strategy="bfd",
         gradient_checkpointing=config.gradient_checkpointing,
-        # Non-reentrant checkpointing: same peak memory; reentrant measured 9 % slower on an H100.
+        # Non-reentrant checkpointing: same peak memory, and faster (docs/benchmarks.md, tutor+reentrant).
         gradient_checkpointing_kwargs={"use_reentrant": False},
         optim=plan.optim,
         bf16=plan.autocast and dtype == "bf16",
@@ -68,27 +81,37 @@ def sft_config(config: RunConfig, output_dir: Path, device: str, dtype: str, pla
 
 
 def train_adapter(
-    model, tokenizer, dataset, config: RunConfig, targets: list[str], run_dir: Path,
+    model, tokenizer, dataset, held_out, config: RunConfig, targets: list[str], run_dir: Path,
     device: str, dtype: str, events: EventWriter, should_stop: Callable[[], bool],
 ) -> dict:
-    """Train, save the adapter into run_dir/adapter, return the `summary` event's fields."""
-    events.emit("phase", phase="tokenizing", message=f"{len(dataset)} samples, max_length {config.max_length}")
-    progress = ProgressCallback(events, should_stop)
-    trainer = build_trainer(model, tokenizer, dataset, config, targets, run_dir / "checkpoints", device, dtype, [progress])
+    """Train (evaluating on `held_out` unless it is None), save the adapter into
+    run_dir/adapter, return the `summary` event's fields."""
+    held = f", {len(held_out)} held out for evaluation" if held_out is not None else ", no evaluation"
+    events.emit("phase", phase="tokenizing", message=f"{len(dataset)} samples{held}, max_length {config.max_length}")
+    progress = ProgressCallback(events, should_stop, evaluate=held_out is not None)
+    trainer = build_trainer(model, tokenizer, dataset, config, targets, run_dir / "checkpoints", device, dtype,
+                            [progress], eval_dataset=held_out)
     for note in trainer.speed_notes:
         events.emit("log", level="info", message=note)
     trainable, total = trainer.model.get_nb_trainable_parameters()
     events.emit("log", level="info", message=f"LoRA on {', '.join(targets)}: {trainable:,} trainable of {total:,} parameters")
     output = trainer.train()
+    if progress.evaluate and not progress.cancelled and progress.last_eval_step != output.global_step:
+        trainer.evaluate()  # a run of fractional epochs ends between epoch ends
     events.emit("phase", phase="saving", message="saving the adapter")
     adapter_dir = run_dir / "adapter"
-    trainer.model.save_pretrained(adapter_dir)
-    tokenizer.save_pretrained(adapter_dir)
+    with staged_folder(adapter_dir) as staging:  # adapter/ appears complete or not at all
+        trainer.model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        inject_fault("adapter", adapter_dir)
     metrics = output.metrics
     memory = gpu_memory()
     summary = dict(
         global_step=output.global_step,
+        recipe=config.recipe,
         train_loss=round(output.training_loss, 4),
+        last_step_loss=progress.last_loss,
+        **progress.eval_summary(),
         train_runtime=metrics.get("train_runtime"),
         samples_per_s=metrics.get("train_samples_per_second"),
         steps_per_s=metrics.get("train_steps_per_second"),
@@ -103,48 +126,41 @@ def train_adapter(
 
 
 def build_trainer(model, tokenizer, dataset, config: RunConfig, targets: list[str], output_dir: Path,
-                  device: str, dtype: str, callbacks: list, varlen: bool = False, fused: bool = True):
-    """The SFTTrainer the lab uses (and the speed benchmark measures as 'the tutor').
+                  device: str, dtype: str, callbacks: list, eval_dataset=None):
+    """The SFTTrainer the lab uses (and the speed benchmark measures as 'the tutor', with its
+    ablations applied to the trainer this returns: bench/ablations.py); `eval_dataset`: the
+    held-out samples, measured at each epoch end (None: no evaluation).
 
-    `speed = packed` applies tutor.engine.training.speed's settings: packed rows stay rows, each
-    document masked from the others. `varlen=True` flattens them into one row with varlen
-    flash attention instead, where that runs: the benchmark's ablation, measured slower on an
-    H100 at 512 tokens (docs/benchmarks.md). `fused=False` keeps peft's and bitsandbytes' own layer
-    code instead of tutor.engine.training.fastlora's (another ablation). `trainer.speed_notes` says what was applied.
+    `speed = packed` applies tutor.engine.training.speed's settings: packed rows stay rows,
+    each document masked from the others. `trainer.speed_notes` says what was applied.
     """
     from trl import SFTTrainer
 
-    from tutor.engine.attention import register, varlen_unavailable_reason
     from tutor.engine.training.packing import PackedRowsCollator
     from tutor.engine.training.speed import apply_liger, avoid_cudnn_attention, plan_speed
 
     plan = plan_speed(config, device, dtype)
-    flat = plan.packed and varlen and varlen_unavailable_reason(model) is None
-    if flat:
-        model.set_attn_implementation(register())
     trainer = SFTTrainer(
         model=model,
-        args=sft_config(config, output_dir, device, dtype, plan),
+        args=sft_config(config, output_dir, device, dtype, plan, evaluate=eval_dataset is not None),
         train_dataset=dataset,
+        eval_dataset=eval_dataset,
         processing_class=tokenizer,
         peft_config=lora_config(config, targets),
         callbacks=callbacks,
     )
     notes = list(plan.notes)
-    if flat:
-        notes.append("packed rows: one flattened row, varlen flash attention per document")
-    elif plan.packed:
+    if plan.packed:
         # trl flattens packed batches into one row; keep rows (see tutor.engine.training.packing).
         trainer.data_collator = PackedRowsCollator(tokenizer.pad_token_id)
         notes.append("packed rows: kept as rows, each document masked from the others")
     if plan.packed and device == "cuda":
         notes.append(apply_liger(trainer.model.get_base_model()))
-        if fused and not plan.autocast:
+        if not plan.autocast:
             from tutor.engine.training.fastlora import install
 
             notes.append(f"4-bit linear layers: {install(trainer.model)} run as one autograd function each")
-        if not flat:
-            notes.append(avoid_cudnn_attention())
+        notes.append(avoid_cudnn_attention())
     if plan.packed:
         trainer.add_callback(FrozenHeap())
         notes.append("garbage collector: the heap at the start of training frozen out of its reach")
@@ -165,14 +181,50 @@ class FrozenHeap(TrainerCallback):
 
 
 class ProgressCallback(TrainerCallback):
-    """Each logged step -> a `progress` event; a set cancel flag -> stop after this step."""
+    """Each logged step -> a `progress` event, each evaluation -> an `eval` event; a set
+    cancel flag -> stop after this step."""
 
-    def __init__(self, events: EventWriter, should_stop: Callable[[], bool]) -> None:
+    def __init__(self, events: EventWriter, should_stop: Callable[[], bool], evaluate: bool = False) -> None:
         self.events = events
         self.should_stop = should_stop
+        self.evaluate = evaluate
         self.cancelled = False
         self.started = 0.0
         self.last_step_at = 0.0
+        self.last_loss: float | None = None
+        self.last_eval: dict | None = None
+        self.best_eval: dict | None = None
+
+    @property
+    def last_eval_step(self) -> int | None:
+        return self.last_eval["step"] if self.last_eval else None
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        # With eval_steps set, the strategy is "steps"; every epoch end is measured as well.
+        if self.evaluate and self.last_eval_step != state.global_step:
+            control.should_evaluate = True
+        return control
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        loss = (metrics or {}).get("eval_loss")
+        if loss is None:
+            return
+        best = self.best_eval is None or loss < self.best_eval["eval_loss"]
+        self.last_eval = dict(
+            step=state.global_step, total_steps=state.max_steps, epoch=round(state.epoch or 0.0, 3),
+            eval_loss=round(loss, 4), perplexity=round(math.exp(loss), 2), best=best,
+        )
+        if best:
+            self.best_eval = self.last_eval
+        self.events.emit("eval", **self.last_eval)
+
+    def eval_summary(self) -> dict:
+        """The summary's held-out figures: the last evaluation and the best one."""
+        last, best = self.last_eval or {}, self.best_eval or {}
+        return dict(
+            eval_loss=last.get("eval_loss"), eval_perplexity=last.get("perplexity"),
+            best_eval_loss=best.get("eval_loss"), best_eval_step=best.get("step"), best_eval_epoch=best.get("epoch"),
+        )
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.started = self.last_step_at = time.monotonic()
@@ -189,6 +241,7 @@ class ProgressCallback(TrainerCallback):
         logs = logs or {}
         if "loss" not in logs:
             return
+        self.last_loss = round(logs["loss"], 4)
         now = time.monotonic()
         elapsed = now - self.started
         remaining = max(state.max_steps - state.global_step, 0)

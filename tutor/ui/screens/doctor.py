@@ -10,13 +10,14 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from tutor.commands.doctor import check_line
 from tutor.engine.doctor import FAIL, WARN, Check, iter_checks
+from tutor.render.doctor import check_line
 
 
 class DoctorScreen(Screen):
     BINDINGS = [
-        Binding("escape,h", "app.go_home", "Home", key_display="h"),
+        Binding("escape", "app.pop_screen", "Back", key_display="esc"),
+        Binding("h", "app.go_home", "Home"),
         Binding("r", "recheck", "Re-check"),
     ]
 

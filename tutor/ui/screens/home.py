@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import Screen
@@ -20,26 +21,28 @@ class HomeScreen(Screen):
         yield Header(icon="≡")
         with Vertical(id="home"):
             yield Static(PITCH, id="pitch")
-            yield Static(id="resume")
-            yield Syllabus(id="syllabus")
+            yield Static(self.resume_text(), id="resume")
+            yield Syllabus(self.app.catalog, self.app.progress, self.app.progress.last_lesson, id="syllabus")
         yield Footer()
 
-    def on_mount(self) -> None:
-        self.show_progress()
-
     def on_screen_resume(self) -> None:
-        self.show_progress()
+        """Back from a lesson: show what changed in the progress."""
+        app = self.app
+        self.query_one("#resume", Static).update(self.resume_text())
+        self.query_one(Syllabus).show_lessons(app.catalog, app.progress, app.progress.last_lesson)
 
-    def show_progress(self) -> None:
+    def resume_text(self) -> str:
         app = self.app
         last = app.progress.last_lesson
         lesson = next((l for l in app.catalog if l.slug == last), None)
-        resume = self.query_one("#resume", Static)
         if lesson:
-            resume.update(f"Welcome back. Continue with [b]{lesson.order}. {lesson.title}[/b]: press Enter.")
+            text = f"Welcome back. Continue with [b]{lesson.order}. {lesson.title}[/b]: press Enter."
         else:
-            resume.update("Start with lesson 1, or pick any lesson: arrows to choose, Enter to open.")
-        self.query_one(Syllabus).show_lessons(app.catalog, app.progress, highlight=last)
+            text = "Start with lesson 1, or pick any lesson: arrows to choose, Enter to open."
+        if running := app.jobs.active_runs():
+            names = ", ".join(f"{run.kind} {escape(run.run_dir.name)}" for run in running)
+            text = f"[b reverse] Run in progress [/] {names}: its lab lesson shows it live.\n{text}"
+        return text
 
     def action_open_highlighted(self) -> None:
         syllabus = self.query_one(Syllabus)

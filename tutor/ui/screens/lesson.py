@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -12,15 +10,14 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Markdown, Static
 
-from tutor.engine.lessons import Lesson
+from tutor.engine.lessons import Lesson, resolve_panel
 from tutor.ui.widgets.quiz import Quiz
 
 
 def load_panel(ref: str) -> Widget:
     """Build the panel `module.path:ClassName`; a panel that fails shows a note instead."""
-    module_name, _, class_name = ref.partition(":")
     try:
-        return getattr(importlib.import_module(module_name), class_name)()
+        return resolve_panel(ref)()
     except Exception as exc:  # one broken panel must not take the lesson down
         return Static(Content(f"Panel {ref} could not load: {type(exc).__name__}: {exc}"),
                       classes="panel-error")
@@ -32,11 +29,17 @@ class LessonScreen(Screen):
         Binding("p", "previous_lesson", "Prev"),
         Binding("h", "app.go_home", "Home"),
         Binding("escape", "leave", "Leave field / home", show=False),
+        Binding("x", "exercises", "Exercises", show=False),
+        Binding("ctrl+r", "start_run", "Start run"),
     ]
 
-    def __init__(self, lesson: Lesson) -> None:
+    def __init__(self, lesson: Lesson, section: int | None = None) -> None:
         super().__init__()
         self.lesson = lesson
+        self.section = section
+        # Each Markdown segment reports when its blocks are mounted; only then can the
+        # lesson scroll to a section heading or back to where the learner was.
+        self.markdown_to_load = sum(1 for segment in lesson.segments if not segment.panel)
 
     @property
     def neighbours(self) -> tuple[Lesson | None, Lesson | None]:
@@ -50,14 +53,17 @@ class LessonScreen(Screen):
         lesson = self.lesson
         yield Header(icon="≡")
         with VerticalScroll(id="lesson-body"):
-            yield Static(f"[b]{lesson.order}. {lesson.title}[/b]\n[i]{lesson.promise}[/i]  "
-                         f"[dim]{lesson.minutes} min[/dim]", id="lesson-title")
+            yield Static(f"[b]{lesson.order}. {lesson.title}[/b]  [dim]{lesson.minutes}\u00a0min[/dim]\n"
+                         f"[i]{lesson.promise}[/i]", id="lesson-title")
             if lesson.coming:
                 yield Static("Coming soon: this lesson is still being written.", id="coming")
             for segment in lesson.segments:
                 yield load_panel(segment.panel) if segment.panel else Markdown(segment.markdown)
             if lesson.quiz:
                 yield Quiz(lesson.quiz, self.app.progress.of(lesson.slug).best_score)
+            if lesson.exercises:
+                yield Static(f"Write it yourself: {', '.join(lesson.exercises)}. Press x for the exercises.",
+                             id="lesson-exercises")
             yield Static(self.end_note(), id="lesson-end")
         yield Footer()
 
@@ -73,9 +79,34 @@ class LessonScreen(Screen):
             self.app.progress.mark_opened(self.lesson.slug)
         body = self.query_one("#lesson-body")
         self.watch(body, "scroll_y", self.on_scrolled, init=False)
+        self.watch(self, "focused", self.keep_keys_working, init=False)
+        body.focus(scroll_visible=False)
+        if self.markdown_to_load == 0:
+            self.call_after_refresh(self.go_to_place)
+
+    def on_markdown_table_of_contents_updated(self) -> None:
+        self.markdown_to_load -= 1
+        if self.markdown_to_load == 0:
+            self.call_after_refresh(self.go_to_place)
+
+    def go_to_place(self) -> None:
+        """Scroll to the section asked for in Contents, else to where the learner last was."""
+        body = self.query_one("#lesson-body")
+        headings = list(self.query("MarkdownH2"))
+        if self.section is not None and self.section < len(headings):
+            body.scroll_to_widget(headings[self.section], top=True, animate=False)
+        else:
+            body.scroll_to(y=self.app.lesson_places.get(self.lesson.slug, 0), animate=False)
+
+    def keep_keys_working(self, focused: Widget | None) -> None:
+        """A pressed button that disables itself (Check answers, Start training) drops the
+        focus, and with no focus PgDn and ctrl+r have nowhere to go: give it to the prose."""
+        if focused is None and self.is_current:
+            self.query_one("#lesson-body").focus(scroll_visible=False)
 
     def on_scrolled(self) -> None:
         body = self.query_one("#lesson-body")
+        self.app.lesson_places[self.lesson.slug] = body.scroll_y
         if body.scroll_y >= body.max_scroll_y:
             self.reached_end()
 
@@ -89,6 +120,16 @@ class LessonScreen(Screen):
         if event.passed:
             self.notify(f"Lesson {self.lesson.order} complete.", title="Quiz passed")
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """ctrl+r belongs to lab lessons only (hidden elsewhere, in the footer and in help)."""
+        if action == "start_run":
+            return bool(self.query(".lab-panel"))
+        return True
+
+    def action_start_run(self) -> None:
+        """Start the lesson's lab from anywhere in it, not only from its form."""
+        self.query_one(".lab-panel").action_start()
+
     def action_leave(self) -> None:
         """Escape leaves a field first (keeping what was typed), and goes home only from the prose."""
         body = self.query_one("#lesson-body")
@@ -96,6 +137,10 @@ class LessonScreen(Screen):
             body.focus()
         else:
             self.app.action_go_home()
+
+    def action_exercises(self) -> None:
+        """Open the exercises at this lesson's first one (or at the first of the course)."""
+        self.app.action_exercises(self.lesson.exercises[0] if self.lesson.exercises else None)
 
     def action_next_lesson(self) -> None:
         self.reached_end()

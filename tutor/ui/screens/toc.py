@@ -1,4 +1,4 @@
-"""The table of contents: a pop-up syllabus to jump to any lesson."""
+"""The table of contents: a pop-up syllabus to jump to any lesson or any of its sections."""
 
 from __future__ import annotations
 
@@ -21,8 +21,5 @@ class ContentsScreen(ModalScreen):
     def compose(self) -> ComposeResult:
         with Vertical(id="contents", classes="dialog"):
             yield Static("Contents  [dim]Enter opens, Esc closes[/dim]", classes="dialog-title")
-            yield Syllabus()
-
-    def on_mount(self) -> None:
-        highlight = self.current or self.app.progress.last_lesson
-        self.query_one(Syllabus).show_lessons(self.app.catalog, self.app.progress, highlight)
+            yield Syllabus(self.app.catalog, self.app.progress, self.current or self.app.progress.last_lesson,
+                           sections=True)

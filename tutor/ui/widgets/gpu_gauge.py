@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import ProgressBar
 
-from tutor.ui.units import human_bytes
+from tutor.units import human_bytes
 from tutor.ui.widgets.live_text import LiveText
 
 CPU_RUN = "CPU run — no GPU memory"

@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from tutor.ui.units import human_bytes
+from tutor.units import human_bytes
 
 BAR_WIDTH = 40
 

@@ -1,4 +1,5 @@
-"""Numbers as a learner reads them: bytes in GiB/MiB, seconds as minutes and seconds."""
+"""Numbers as a learner reads them: bytes in GiB/MiB (memory, as CUDA and the OS count it) or
+in GB/MB (model and file sizes, as the lessons and papers count them), seconds as minutes."""
 
 from __future__ import annotations
 
@@ -10,6 +11,14 @@ def human_bytes(count: float | None) -> str:
         if abs(count) >= size:
             return f"{count / size:.2f} {unit}"
     return f"{int(count)} B"
+
+
+def decimal_bytes(n_bytes: int) -> str:
+    """A size in decimal units (MB = 10^6 bytes), the way the lessons count."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:,.1f} {unit}"
+    return f"{n_bytes} bytes"
 
 
 def human_duration(seconds: float | None) -> str:

@@ -11,10 +11,10 @@ transformers' attention interface as `VARLEN`. Without offsets (generation, padd
 or where the kernel cannot run, the function hands over to transformers' own SDPA, and the
 mask function is SDPA's, so every call is correct whichever path it takes.
 
-Measured on an H100 (Llama-2-7B shape, batch 4 x 512), attention is under 10 ms of a 0.5 s
-step and the flattened row came out 5-6 % slower than rows kept as rows, so the lab does not
-use it by default: `build_trainer(..., varlen=True)` is the benchmark's ablation. It is the
-path to revisit for long rows, where masked attention grows with the square of the row.
+The lab keeps packed rows as rows (tutor/engine/training/packing.py); this is the speed
+benchmark's `varlen` ablation (bench/ablations.py), measured slower than rows at 512 tokens
+(docs/benchmarks.md). It is the path to revisit for long rows, where masked attention grows
+with the square of the row.
 """
 
 from __future__ import annotations

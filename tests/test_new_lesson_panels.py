@@ -1,0 +1,86 @@
+"""Pilot tests of the your-data and plan-your-run panels at 80x24: pick, type, wait, read."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_theory_panels import Harness, as_text, assert_nothing_cut_off, settle, shown, type_into
+from textual.widgets import Button, Select
+
+from lessons.panels.plan_run import PlanPanel
+from lessons.panels.your_data import PadEosPanel, TokenMaskPanel
+from tutor.engine.lessons import find_lesson
+from tutor.engine.sft_data import SHAPE_EXAMPLES
+
+SIZE = (80, 24)
+
+
+@pytest.mark.parametrize("panel", [TokenMaskPanel, PadEosPanel, PlanPanel], ids=lambda p: p.__name__)
+async def test_nothing_cut_off_at_80x24(panel):
+    app = Harness(panel)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert "computing" not in shown(app, "#result")
+        assert_nothing_cut_off(app, SIZE[0])
+
+
+async def test_token_panel_switches_shape_and_reads_the_learners_file(tmp_path):
+    app = Harness(TokenMaskPanel)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert "only the assistant's turns count" in shown(app, "#result")
+        app.query_one("#source", Select).value = str(SHAPE_EXAMPLES["prompt-completion"])
+        await settle(app, pilot)
+        assert "only the completion counts" in shown(app, "#result")
+        own = tmp_path / "mine.jsonl"
+        own.write_text(json.dumps({"messages": [{"role": "user", "content": "Hi"}]}) + "\n"
+                       + json.dumps({"messages": [{"role": "user", "content": "Hi"},
+                                                  {"role": "assistant", "content": "Hello!"}]}) + "\n")
+        await type_into(pilot, app, "#path", str(own))
+        await pilot.press("enter")
+        await settle(app, pilot)
+        result = shown(app, "#result")
+        assert "1 row: no assistant turn" in result and "row 2, as the trainer sees it" in result
+        await type_into(pilot, app, "#path", str(tmp_path / "missing.csv"))
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert "does not exist" in shown(app, "#result")
+
+
+async def test_pad_eos_panel_shows_the_seeds_collator_masking_the_eos():
+    app = Harness(PadEosPanel)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert "masked (-100)" in shown(app, "#result") and "counts" in shown(app, "#result")
+
+
+async def test_plan_panel_follows_the_settings_and_measures_on_a_cpu():
+    app = Harness(PlanPanel)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert "qwen3-1.7b on T4 16 GB" in shown(app, "#result") and "fits" in shown(app, "#result")
+        await type_into(pilot, app, "#batch_size", "0")
+        await pilot.press("enter")
+        assert "batch size: 1 to 1024" in shown(app, "#message")
+        await type_into(pilot, app, "#batch_size", "64")
+        await type_into(pilot, app, "#max_length", "8192")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert "does not fit" in shown(app, "#result")
+        app.query_one("#measure", Button).press()
+        await pilot.pause()  # the press is a message: the worker starts when it is handled
+        await settle(app, pilot)
+        assert "No CUDA GPU here" in shown(app, "#measured") and "bloomz-560m" in shown(app, "#measured")
+
+
+@pytest.mark.parametrize("slug", ["your-data", "plan-your-run"])
+def test_new_lessons_have_quizzes_panels_and_sources(slug):
+    lesson = find_lesson(slug)
+    assert not lesson.coming and 3 <= len(lesson.quiz) <= 4
+    assert any(seg.panel for seg in lesson.segments) and "Sources:" in lesson.body
+
+
+def test_reports_print_for_show():
+    assert "as the trainer sees it" in as_text(TokenMaskPanel.report())
+    assert "+2.6%" in as_text(PlanPanel.report())

@@ -1,0 +1,105 @@
+"""The run planner: pinned against this project's measured GPU peaks, and its verdicts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tutor.cli import main
+from tutor.engine.planner import GPUS, RESULTS_DIR, TOLERANCE, PlanError, PlanSettings, committed_checks, plan
+
+
+def lab_run_peaks() -> list[tuple[str, int]]:
+    """The lab's own runs on the H100 (bench/results/h100-2026-11-23.json): packed, batch 8 x
+    256, r 16, alpha 16, 8-bit AdamW; peak from each run's summary event."""
+    runs = json.loads((RESULTS_DIR / "h100-2026-11-23.json").read_text())["lab_runs"]
+    presets = {"llama2-7b": "llama-2-7b", "bloomz-560m": "bloomz-560m"}
+    return [(presets[name], next(e["peak_gpu_bytes"] for e in events if e["type"] == "summary"))
+            for name, events in runs.items()]
+
+
+def test_planner_is_within_15_percent_of_the_committed_benchmark_peaks():
+    checks = committed_checks()
+    assert {c.label.split(",")[0] for c in checks} == {"llama-2-7b", "bloomz-560m"}
+    for check in checks:
+        assert check.within, f"{check.label}: {check.peak_error:+.1%}"
+
+
+@pytest.mark.parametrize("model, peak", lab_run_peaks())
+def test_planner_is_within_15_percent_of_the_lab_runs_on_the_gpu(model, peak):
+    predicted = plan(PlanSettings(model=model, gpu="h100", rank=16, alpha=16, batch_size=8, max_length=256))
+    assert abs(predicted.peak / peak - 1) <= TOLERANCE, f"{predicted.peak / 1e9:.2f} GB vs {peak / 1e9:.2f} GB"
+
+
+def test_adapter_size_and_trainable_count_match_the_lecture():
+    """Llama-3.1-8B, r 32 on q, k, v, o: 27,262,976 parameters, 109,051,904 bytes (seed facts 4)."""
+    predicted = plan(PlanSettings(model="llama-3.1-8b", rank=32, alpha=64))
+    assert predicted.trainable == 27_262_976 and predicted.adapter_file_bytes == 109_051_904
+
+
+def test_memory_grows_with_batch_and_length_and_without_checkpointing():
+    small = plan(PlanSettings(model="qwen3-1.7b", batch_size=1, max_length=256))
+    assert plan(PlanSettings(model="qwen3-1.7b", batch_size=4, max_length=256)).peak > small.peak
+    assert plan(PlanSettings(model="qwen3-1.7b", batch_size=1, max_length=1024)).peak > small.peak
+    no_ckpt = plan(PlanSettings(model="qwen3-1.7b", batch_size=1, max_length=256, gradient_checkpointing=False))
+    assert no_ckpt.bill["activations"] > 5 * small.bill["activations"]
+
+
+def test_verdicts_on_a_t4():
+    assert plan(PlanSettings(model="qwen3-8b", gpu="t4")).fits
+    too_big = plan(PlanSettings(model="qwen3-8b", gpu="t4", batch_size=16, max_length=4096,
+                                gradient_checkpointing=False))
+    assert not too_big.fits and too_big.needed > GPUS["t4"].memory_bytes
+
+
+def test_speed_estimate_scales_with_the_gpu_and_names_its_measurement():
+    h100 = plan(PlanSettings(model="llama-3.2-3b", gpu="h100"))
+    t4 = plan(PlanSettings(model="llama-3.2-3b", gpu="t4"))
+    assert t4.tokens_per_s == pytest.approx(h100.tokens_per_s * 65 / 989)
+    assert "llama-2-7b" in h100.reference.label and "final3_7b" in h100.reference.label
+
+
+def test_bad_settings_raise_plan_errors():
+    with pytest.raises(PlanError, match="unknown GPU"):
+        plan(PlanSettings(model="tiny", gpu="v100"))
+    with pytest.raises(PlanError, match="rank must be 1 or more"):
+        plan(PlanSettings(model="tiny", rank=0))
+
+
+def test_plan_command_prints_the_bill_and_one_line_errors(capsys):
+    assert main(["plan", "--model", "qwen3-0.6b", "--gpu", "l4"]) == 0
+    out = capsys.readouterr().out
+    assert "qwen3-0.6b on L4 24 GB" in out and "fits:" in out and "tokens/s" in out
+    assert main(["plan", "--model", "no-such-model", "--gpu", "l4"]) == 2
+    assert "unknown model 'no-such-model'" in capsys.readouterr().err
+
+
+def test_measure_on_a_cpu_compares_the_planner_with_the_committed_gpu_runs(capsys):
+    assert main(["plan", "--model", "tiny", "--gpu", "t4", "--measure"]) == 0
+    out = capsys.readouterr().out
+    assert "No CUDA GPU here" in out and "llama-2-7b" in out and "bloomz-560m" in out
+
+
+def test_measurement_runs_the_labs_trainer_for_real(tmp_path):
+    """A CPU smoke run of what --measure does on a GPU: tiny, two steps."""
+    from tutor.engine.training.plan_measure import measure
+
+    result = measure(PlanSettings(model="tiny", rank=4, batch_size=1, max_length=16, optimizer="adamw_torch"),
+                     steps=2, log=lambda _: None)
+    assert result["steps"] == 2 and result["tokens_per_s"] > 0 and result["trainable"] == 4 * 4 * 4 * (128 + 128)  # layers x q,k,v,o x r x (in + out)
+
+
+def test_a_config_without_weights_is_measured_with_random_weights_built_once(tmp_path, monkeypatch):
+    from transformers import AutoConfig
+
+    monkeypatch.setenv("QLORA_TUTOR_MODELS", str(tmp_path / "models"))
+    from tutor.engine.training.plan_measure import weights_folder
+
+    AutoConfig.for_model("llama", vocab_size=512, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=2).save_pretrained(tmp_path / "mine")
+    lines: list[str] = []
+    folder = weights_folder(str(tmp_path / "mine"), log=lines.append)
+    assert (folder / "config.json").exists() and any(folder.glob("*.safetensors")) and len(lines) == 1
+    assert weights_folder(str(tmp_path / "mine"), log=lines.append) == folder and len(lines) == 1
+    assert weights_folder(str(folder)) == folder  # a folder with weights is used as it is
