@@ -12,7 +12,7 @@ from tutor.engine.models import four_bit_config
 from tutor.engine.tiny import DATA_DIR, ensure_tiny
 
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
-STEPS, BATCH, LENGTH, MIN_DROP = 20, 4, 32, 1.0
+STEPS, BATCH, LENGTH, MIN_DROP = 20, 4, 32, 0.3
 
 
 def _tiny_4bit():
@@ -49,7 +49,7 @@ def check_add_lora_counts_like_peft(learner):
 
 
 def check_loss_falls(learner):
-    """20 steps: the first loss is the base model's, the loss falls by at least 1.0, the 4-bit base is untouched"""
+    """20 steps: the first loss is the base model's, the loss falls by at least 0.3, the 4-bit base is untouched"""
     batches = _batches()
     model = _tiny_4bit()
     with torch.no_grad():  # bitsandbytes' CPU backend repacks the 4-bit weights on the first forward
