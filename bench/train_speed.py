@@ -64,7 +64,7 @@ def build_model_folder(shape: str, folder: Path) -> None:
     from transformers import AutoConfig, AutoModelForCausalLM
 
     from tutor.engine.models import four_bit_config
-    from tutor.engine.tiny import build_tokenizer
+    from tutor.engine.tiny import tiny_tokenizer
 
     if not (folder / "config.json").exists():
         params = dict(SHAPES[shape])
@@ -73,7 +73,7 @@ def build_model_folder(shape: str, folder: Path) -> None:
         with torch.device(DEVICE):
             model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
         model.save_pretrained(folder)
-        build_tokenizer().save_pretrained(folder)  # so `qlora-tutor train --model FOLDER` can use it too
+        tiny_tokenizer().save_pretrained(folder)  # so `qlora-tutor train --model FOLDER` can use it too
         del model
     nf4 = quantized_folder(folder)
     if not (nf4 / "config.json").exists():
@@ -81,7 +81,7 @@ def build_model_folder(shape: str, folder: Path) -> None:
         model = AutoModelForCausalLM.from_pretrained(folder, quantization_config=four_bit_config(torch.bfloat16),
                                                      device_map=DEVICE_MAP, dtype=torch.bfloat16)
         model.save_pretrained(nf4)
-        build_tokenizer().save_pretrained(nf4)
+        tiny_tokenizer().save_pretrained(nf4)
 
 
 def quantized_folder(folder: Path) -> Path:
@@ -89,9 +89,9 @@ def quantized_folder(folder: Path) -> Path:
 
 
 def load_samples(count: int = 400) -> tuple[list[list[int]], object]:
-    from tutor.engine.tiny import DATA_DIR, build_tokenizer  # the tutor's own offline tokenizer
+    from tutor.engine.tiny import DATA_DIR, tiny_tokenizer  # the tutor's own offline tokenizer
 
-    tokenizer = build_tokenizer()
+    tokenizer = tiny_tokenizer()
     prompts = [json.loads(line)["prompt"] for line in (DATA_DIR / "prompts.jsonl").read_text().splitlines() if line]
     ids = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in prompts]
     return spread_samples(ids, count=count, low=20, high=400, seed=0), tokenizer

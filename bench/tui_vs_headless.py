@@ -205,8 +205,6 @@ def main() -> int:
         expected = RunConfig(**overrides).check()
     except ConfigError as exc:
         parser.error(str(exc))
-    # Fresh homes per run, one model cache for all: the tiny model is not rebuilt each time.
-    os.environ.setdefault(paths.ENV_MODELS, str(paths.models_dir()))
     work = Path(args.work).resolve() if args.work else Path(tempfile.mkdtemp(prefix="tui-vs-headless-"))
     print(f"settings: {overrides or 'the lab defaults'}; {args.rounds} round(s), runs in {work}", file=sys.stderr)
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: every test gets its own tutor home; the tiny model is built once per run."""
+"""Shared fixtures: every test gets its own tutor home; hub access is off."""
 
 from __future__ import annotations
 
@@ -9,9 +9,6 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-# One cache of the tiny teaching model for the whole test session (and across local runs).
-os.environ.setdefault("QLORA_TUTOR_MODELS", str(REPO / ".work" / "models"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -140,9 +140,9 @@ def test_the_frozen_heap_is_frozen_while_training_and_released_after():
 
 
 def _tokenizer():
-    from tutor.engine.tiny import build_tokenizer
+    from tutor.engine.tiny import tiny_tokenizer
 
-    return build_tokenizer()
+    return tiny_tokenizer()
 
 
 def test_the_speed_setting_changes_the_optimizer_and_autocast_only_where_measured():

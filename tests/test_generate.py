@@ -18,9 +18,9 @@ CONFIG = RunConfig(device="cpu", max_new_tokens=12, prompt="What does a low-rank
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from tutor.engine.tiny import build_tokenizer
+    from tutor.engine.tiny import tiny_tokenizer
 
-    built = build_tokenizer()
+    built = tiny_tokenizer()
     built.pad_token = built.pad_token or built.eos_token
     return built
 

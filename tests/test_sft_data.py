@@ -82,7 +82,7 @@ def test_missing_and_unreadable_files_say_what_is_wrong(tmp_path):
 
 def test_bundled_prompts_are_plain_text_like_the_seed():
     report = data_report("bundled")
-    assert report.validation.shape == "text" and report.validation.rows == 66 and report.ok
+    assert report.validation.shape == "text" and report.validation.rows == 80 and report.ok
     assert report.counted_share == 1.0
 
 

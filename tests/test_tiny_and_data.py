@@ -57,38 +57,72 @@ def test_hub_dataset_without_access_suggests_bundled():
     assert "bundled" in info.value.hint
 
 
+def test_tiny_ships_with_the_package_in_the_presets_shape():
+    from tutor.engine.tiny import BUILD_INFO, TINY_CONFIG, ensure_tiny
+
+    folder = ensure_tiny()
+    config = json.loads((folder / "config.json").read_text())
+    assert {key: config[key] for key in TINY_CONFIG} == TINY_CONFIG
+    info = json.loads((folder / BUILD_INFO).read_text())
+    assert info["teaching"] and info["final_loss"] < info["first_loss"] / 3
+    assert sum(f.stat().st_size for f in folder.iterdir()) < 20 * 2**20
+
+
+def test_a_missing_tiny_model_says_how_to_rebuild_it(tmp_path, monkeypatch):
+    from tutor.engine import tiny
+    from tutor.engine.config import LabError
+
+    monkeypatch.setattr(tiny, "SHIPPED_DIR", tmp_path / "gone")
+    with pytest.raises(LabError) as info:
+        tiny.ensure_tiny()
+    assert "scripts/build_tiny.py" in info.value.hint
+
+
 @pytest.mark.slow
-def test_tiny_model_is_cached_and_writes_english():
+def test_tiny_writes_english_words_but_not_the_prompts_frame():
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from tutor.engine.tiny import BUILD_INFO, corpus_text, ensure_tiny
+    from scripts.build_tiny import corpus
+    from tutor.engine.tiny import ensure_tiny
 
     folder = ensure_tiny()
-    assert ensure_tiny() == folder  # second call: the cache
-    info = json.loads((folder / BUILD_INFO).read_text())
-    assert info["teaching"] and info["final_loss"] < info["first_loss"] / 3
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForCausalLM.from_pretrained(folder)
-    assert model.num_parameters() < 2_000_000
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
     inputs = tokenizer("I want you to act as a motivation coach.", return_tensors="pt")
     with torch.no_grad():
         out = model.generate(**inputs, max_new_tokens=50, repetition_penalty=1.5, do_sample=False)
     answer = tokenizer.decode(out[0][inputs["input_ids"].shape[1]:], skip_special_tokens=True)
     words = re.findall(r"[A-Za-z]+", answer)
-    vocabulary = set(re.findall(r"[A-Za-z]+", corpus_text().lower()))
+    vocabulary = set(re.findall(r"[a-z]+", " ".join(corpus()).lower()))
     assert len(words) >= 25
     assert sum(w.lower() in vocabulary for w in words) / len(words) > 0.9  # English words, not noise
     assert "act as" not in answer  # the dataset's shape is what training adds
 
 
-def test_a_killed_build_leaves_no_staging_folder_behind(tmp_path, monkeypatch):
-    from tutor.engine import tiny
+def test_the_attention_input_gain_keeps_what_the_model_computes():
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
 
-    monkeypatch.setenv("QLORA_TUTOR_MODELS", str(tmp_path))
-    leftover = tmp_path / f".{tiny.TINY_DIR_NAME}-killed"
-    leftover.mkdir()
-    monkeypatch.setattr(tiny, "build_tiny", lambda folder: (folder / tiny.BUILD_INFO).write_text("{}"))
-    target = tiny.ensure_tiny(log=lambda message: None)
-    assert (target / tiny.BUILD_INFO).exists()
-    assert not leftover.exists()
+    from scripts.build_tiny import scale_attention_inputs
+    from tutor.engine.tiny import TINY_CONFIG
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(**{k: v for k, v in TINY_CONFIG.items() if k != "model_type"})).eval()
+    tokens = torch.randint(0, TINY_CONFIG["vocab_size"], (1, 12))
+    with torch.no_grad():
+        before = model(tokens).logits
+        scale_attention_inputs(model, 30.0)
+        after = model(tokens).logits
+    assert torch.allclose(before, after, atol=1e-4)
+    assert torch.allclose(model.model.layers[0].input_layernorm.weight, torch.full((TINY_CONFIG["hidden_size"],), 30.0))
+
+
+def test_the_pretraining_corpus_never_contains_a_phrase_the_prompts_share():
+    from scripts.build_tiny import corpus
+    from tutor.engine.shape import runs, shared_runs
+
+    prompts = [json.loads(line)["prompt"] for line in BUNDLED_FILE.read_text().splitlines()]
+    shared = shared_runs(prompts)
+    assert "my first request is" in shared
+    assert not {run for document in corpus() for run in runs(document)} & shared

@@ -38,10 +38,10 @@ def runs_dir() -> Path:
 
 
 def models_dir() -> Path:
-    """Models the tutor builds itself (the tiny teaching model) are cached here.
+    """Models the tutor builds itself (random-weight models of a preset's shape) are cached here.
 
     `QLORA_TUTOR_MODELS` moves the cache on its own, so tests that use a fresh home each
-    still share one build of the tiny model.
+    can still share one build.
     """
     override = os.environ.get(ENV_MODELS)
     return _folder(Path(override).expanduser() if override else data_home() / "models")

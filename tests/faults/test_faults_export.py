@@ -55,7 +55,7 @@ def tiny_adapter(tmp_path) -> Path:
     """An adapter folder whose config names the tiny model as its base (enough for the checks)."""
     folder = tmp_path / "adapter"
     folder.mkdir()
-    base = resolve_model("tiny", build_tiny=False).location
+    base = resolve_model("tiny").location
     (folder / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": base}))
     return folder
 

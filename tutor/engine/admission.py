@@ -24,7 +24,7 @@ def job_peak_bytes(config: RunConfig, kind: str) -> int | None:
     from tutor.engine.models import estimated_params, resolve_model, shape_of
 
     try:
-        source = resolve_model(config.model, build_tiny=False)
+        source = resolve_model(config.model)
     except Exception:
         return None
     params = estimated_params(source)

@@ -465,10 +465,10 @@ MERGE_PROBE_TOKENS = 16
 
 
 def tiny_folder() -> Path:
-    """The tiny teaching model's folder, built quietly on first use (stdout may be a TUI)."""
+    """The tiny teaching model's folder (it ships in the package)."""
     from tutor.engine.tiny import ensure_tiny
 
-    return ensure_tiny(log=lambda message: None)
+    return ensure_tiny()
 
 
 def load_pretrained(folder: Path, four_bit: bool) -> torch.nn.Module:

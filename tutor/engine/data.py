@@ -97,5 +97,5 @@ def _load(source: str, column: str):
     except Exception as exc:
         raise DatasetError(
             f"cannot load hub dataset {source!r} ({type(exc).__name__}: {first_line(exc)})",
-            "Without hub access use --dataset bundled (66 prompts in the same style) or a local file.",
+            "Without hub access use --dataset bundled (80 prompts in the same style) or a local file.",
         ) from exc

@@ -112,3 +112,13 @@ def inference_layers(model):
             module.forward = fast[module]
         for module, training in modes.items():
             module.training = training
+
+
+def answer_prompts(model, tokenizer, prompts: list[str], config: RunConfig) -> list[str]:
+    """Answers to several prompts, one at a time and without events, decoded as the lab
+    decodes: what the tiny shape test measures tutor.engine.shape.count_shaped on."""
+    return [
+        tokenizer.decode(answer_tokens(model, tokenizer, tokenizer(prompt, return_tensors="pt").to(model.device), config)[0],
+                         skip_special_tokens=True)
+        for prompt in prompts
+    ]

@@ -187,7 +187,7 @@ class SubprocessRunner:
         if not (kind != "train" and config.adapter):
             from tutor.engine.models import resolve_model
 
-            resolve_model(config.model, build_tiny=False)  # an unknown name fails here, not in the child
+            resolve_model(config.model)  # an unknown name fails here, not in the child
         run_dir = claim_output_dir(Path(run_dir)) if run_dir else new_run_dir(kind, config.model)
         with_absolute_paths(config).save(run_dir / CONFIG_FILE)
         argv = [sys.executable, "-m", "tutor.engine.worker", str(run_dir)]

@@ -21,7 +21,7 @@ DTYPE_NAMES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 
 
 class ModelNotFoundError(LabError):
-    hint = "Use --model tiny (built on this machine), another preset, or a local model folder."
+    hint = "Use --model tiny (the teaching model, runs on a CPU), another preset, or a local model folder."
 
 
 class NoCudaError(LabError):
@@ -38,15 +38,13 @@ class ModelSource:
     teaching: bool
 
 
-def resolve_model(name: str, build_tiny=True) -> ModelSource:
+def resolve_model(name: str) -> ModelSource:
     """Preset, then local folder, then hub id; anything else is a clear error."""
     preset = get_preset(name)
     if preset is not None and preset.hub_id is None:
-        from tutor.engine.tiny import TINY_DIR_NAME, ensure_tiny
-        from tutor import paths
+        from tutor.engine.tiny import ensure_tiny
 
-        folder = ensure_tiny() if build_tiny else paths.models_dir() / TINY_DIR_NAME
-        return ModelSource(preset.name, str(folder), preset, teaching=True)
+        return ModelSource(preset.name, str(ensure_tiny()), preset, teaching=True)
     if preset is not None:
         return ModelSource(preset.name, preset.hub_id, preset, teaching=False)
     path = Path(name).expanduser()
@@ -159,9 +157,9 @@ def adapter_model_name(adapter_dir: Path, model: str | None) -> str:
     trained on, so a different one is refused here instead of being silently replaced.
     """
     base = adapter_base_location(adapter_dir)
-    name = next((preset for preset in PRESETS if _same_place(resolve_model(preset, build_tiny=False).location, base)),
+    name = next((preset for preset in PRESETS if _same_place(resolve_model(preset).location, base)),
                 base)
-    if model is not None and not _same_place(resolve_model(model, build_tiny=False).location, base):
+    if model is not None and not _same_place(resolve_model(model).location, base):
         raise LabError(f"the adapter in {adapter_dir} was trained on {name}, not on {model}",
                        "Leave out --model (the adapter's own base is used) or pass an adapter trained on that model.")
     return name

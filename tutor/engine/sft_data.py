@@ -180,7 +180,7 @@ def training_tokenizer(model: str = "tiny") -> TrainingTokenizer:
 
     preset = get_preset(model)
     if preset and preset.teaching:
-        source, label = ensure_tiny(log=lambda _: None), preset.name
+        source, label = ensure_tiny(), preset.name
     else:
         source, label = (preset.hub_id if preset else model), model
     try:

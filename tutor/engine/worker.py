@@ -207,7 +207,7 @@ def _load_model(config: RunConfig, events: EventWriter, for_training: bool):
     adapter = Path(config.adapter).expanduser() if config.adapter and not for_training else None
     name = models.adapter_base_location(adapter) if adapter else config.model
     events.emit("phase", phase="loading", message=f"model {name}")
-    source = models.resolve_model(name)  # builds the tiny model on first use
+    source = models.resolve_model(name)
     if source.teaching and device == "cpu":
         torch.set_num_threads(1)  # its matrices are too small to gain from threads
     if config.load_in_4bit:

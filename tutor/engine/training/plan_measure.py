@@ -26,11 +26,11 @@ def weights_folder(model: str, log=print) -> Path | str:
 
     from tutor.engine.anatomy import resolve_config
     from tutor.engine.presets import get_preset
-    from tutor.engine.tiny import build_tokenizer, ensure_tiny
+    from tutor.engine.tiny import ensure_tiny, tiny_tokenizer
 
     preset = get_preset(model)
     if preset and preset.teaching:
-        return ensure_tiny(log)
+        return ensure_tiny()
     local = Path(model).expanduser()
     if local.is_dir() and (any(local.glob("*.safetensors")) or any(local.glob("*.bin"))):
         return local
@@ -48,7 +48,7 @@ def weights_folder(model: str, log=print) -> Path | str:
             model_obj = AutoModelForCausalLM.from_config(config.get_text_config(), dtype=torch.bfloat16)
         staging = Path(tempfile.mkdtemp(prefix=".random-", dir=paths.models_dir()))
         model_obj.save_pretrained(staging)
-        build_tokenizer().save_pretrained(staging)  # ids stay below any model's vocabulary
+        tiny_tokenizer().save_pretrained(staging)  # ids stay below any model's vocabulary
         del model_obj
         staging.rename(folder)
     return folder

@@ -62,7 +62,7 @@ def check_builds_on_tiny(learner):
     """the tiny model loads with your BitsAndBytesConfig and takes your LoraConfig"""
     bnb = learner.bnb_config()
     bnb.bnb_4bit_compute_dtype = torch.float32  # the CPU backend computes in float32
-    model = AutoModelForCausalLM.from_pretrained(ensure_tiny(log=lambda *_: None), quantization_config=bnb,
+    model = AutoModelForCausalLM.from_pretrained(ensure_tiny(), quantization_config=bnb,
                                                  dtype=torch.float32, device_map={"": "cpu"})
     expect(any(type(p).__name__ == "Params4bit" for p in model.parameters()),
            "the tiny model loaded without 4-bit weights: set load_in_4bit=True")

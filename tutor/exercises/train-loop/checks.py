@@ -12,17 +12,17 @@ from tutor.engine.models import four_bit_config
 from tutor.engine.tiny import DATA_DIR, ensure_tiny
 
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
-STEPS, BATCH, LENGTH, MIN_DROP = 20, 4, 32, 1.0
+STEPS, BATCH, LENGTH, MIN_DROP = 20, 4, 32, 0.3
 
 
 def _tiny_4bit():
-    return AutoModelForCausalLM.from_pretrained(ensure_tiny(log=lambda *_: None), dtype=torch.float32,
+    return AutoModelForCausalLM.from_pretrained(ensure_tiny(), dtype=torch.float32,
                                                 quantization_config=four_bit_config(torch.float32))
 
 
 def _batches():
     """20 batches of 4 prompts from the lab's dataset, their first 32 tokens (no padding)."""
-    tokenizer = AutoTokenizer.from_pretrained(ensure_tiny(log=lambda *_: None))
+    tokenizer = AutoTokenizer.from_pretrained(ensure_tiny())
     lines = (DATA_DIR / "prompts.jsonl").read_text(encoding="utf-8").splitlines()
     rows = [row[:LENGTH] for row in tokenizer([json.loads(line)["prompt"] for line in lines])["input_ids"]
             if len(row) >= LENGTH]
@@ -49,7 +49,7 @@ def check_add_lora_counts_like_peft(learner):
 
 
 def check_loss_falls(learner):
-    """20 steps: the first loss is the base model's, the loss falls by at least 1.0, the 4-bit base is untouched"""
+    """20 steps: the first loss is the base model's, the loss falls by at least 0.3, the 4-bit base is untouched"""
     batches = _batches()
     model = _tiny_4bit()
     with torch.no_grad():  # bitsandbytes' CPU backend repacks the 4-bit weights on the first forward
