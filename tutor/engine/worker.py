@@ -102,13 +102,19 @@ def run_job(run_dir: Path, events: EventWriter, cancel: CancelFlag) -> RunStatus
 
 
 def run_train(config: RunConfig, run_dir: Path, events: EventWriter, cancel: CancelFlag) -> None:
-    """Load 4-bit -> baseline answer -> train -> save -> reload the adapter -> answer again."""
+    """Load 4-bit -> baseline answer -> train -> save -> reload the adapter -> answer again.
+
+    With gpus > 1 only the training runs in several processes (training.distributed says why).
+    """
     from tutor.engine.data import load_training_data
     from tutor.engine.generate import generate_answer
-    from tutor.engine.models import load_adapter_model
+    from tutor.engine.models import load_adapter_model, pick_device
     from tutor.engine.presets import check_rank, detect_targets
+    from tutor.engine.training.distributed import check_launchable, train_in_processes
     from tutor.engine.training.train import train_adapter
 
+    if config.gpus > 1:
+        check_launchable(config, pick_device(config))
     events.emit("phase", phase="loading", message=f"dataset {config.dataset}")
     dataset = load_training_data(config)  # cheap and a common mistake: fail before the model loads
     model, tokenizer, device, dtype = _load_model(config, events, for_training=True)
@@ -120,10 +126,16 @@ def run_train(config: RunConfig, run_dir: Path, events: EventWriter, cancel: Can
     generate_answer(model, tokenizer, config, "base", events, cancel.is_set)
     model.config.use_cache = False
     cancel.check()
-    summary = train_adapter(model, tokenizer, dataset, config, targets, run_dir, device, dtype, events, cancel.is_set)
+    if config.gpus > 1:  # the processes load their own copies: this one leaves them the memory
+        del model
+        _free_memory()
+        summary = train_in_processes(config, run_dir, events, cancel.is_set)
+    else:
+        summary = train_adapter(model, tokenizer, dataset, config, targets, run_dir, device, dtype, events,
+                                cancel.is_set)
+        del model
     if summary["cancelled"] or cancel.is_set():  # cancel.is_set(): a SIGTERM waited for the save
         return
-    del model
     _free_memory()
     events.emit("phase", phase="reloading", message="loading the base again with the saved adapter")
     tuned = load_adapter_model(run_dir / ADAPTER_DIR, config, device, dtype)

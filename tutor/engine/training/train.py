@@ -83,10 +83,7 @@ def train_adapter(
     output = trainer.train()
     events.emit("phase", phase="saving", message="saving the adapter")
     adapter_dir = run_dir / "adapter"
-    with staged_folder(adapter_dir) as staging:  # adapter/ appears complete or not at all
-        trainer.model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        inject_fault("adapter", adapter_dir)
+    save_adapter(trainer, tokenizer, adapter_dir)
     metrics = output.metrics
     memory = gpu_memory()
     summary = dict(
@@ -103,6 +100,22 @@ def train_adapter(
     )
     events.emit("summary", **summary)
     return summary
+
+
+def save_adapter(trainer, tokenizer, adapter_dir: Path) -> None:
+    """adapter/ appears complete or not at all. Under `accelerate launch` only the main process
+    writes it; with FSDP every process first helps gather the sharded weights into one copy."""
+    accelerator = trainer.accelerator
+    state_dict = None
+    if trainer.is_fsdp_enabled:  # peft's FSDP guide: a full state dict loads with from_pretrained
+        accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
+        state_dict = accelerator.get_state_dict(trainer.model)
+    if not accelerator.is_main_process:
+        return
+    with staged_folder(adapter_dir) as staging:
+        accelerator.unwrap_model(trainer.model).save_pretrained(staging, state_dict=state_dict)
+        tokenizer.save_pretrained(staging)
+        inject_fault("adapter", adapter_dir)
 
 
 def build_trainer(model, tokenizer, dataset, config: RunConfig, targets: list[str], output_dir: Path,
