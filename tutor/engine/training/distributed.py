@@ -136,16 +136,21 @@ def stop_everywhere(stop_file: Path) -> bool:
 
 def main(argv: list[str]) -> int:
     """One launched process: load the model on this process's device, train, rank 0 reports."""
+    from transformers import set_seed
+
+    from tutor.engine import models
     from tutor.engine.data import load_training_data
     from tutor.engine.presets import detect_targets
     from tutor.engine.training.train import train_adapter
-    from tutor.engine.worker import _load_model
 
     run_dir = Path(argv[0])
     config = RunConfig.load(run_dir / CONFIG_FILE).check()
     events = EventWriter(run_dir) if int(os.environ.get("RANK", "0")) == 0 else SilentEvents()
     dataset = load_training_data(config)
-    model, tokenizer, device, dtype = _load_model(config, SilentEvents(), for_training=True)  # the worker told
+    set_seed(config.seed)  # repeatable; DDP also copies rank 0's initial weights to the others
+    device = models.pick_device(config)
+    dtype, _ = models.pick_compute_dtype(config, device)  # the worker already warned
+    model, tokenizer = models.load_base(config, models.resolve_model(config.model), device, dtype, for_training=True)
     targets = detect_targets(model, config.target_module_spec())
     stop = run_dir / STOP_FILE
     train_adapter(model, tokenizer, dataset, config, targets, run_dir, device, dtype, events,
