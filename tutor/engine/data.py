@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tutor.engine.config import BUNDLED_DATASET, RunConfig
-from tutor.engine.errors import LabError
+from tutor.engine.errors import LabError, first_line
 
 BUNDLED_FILE = Path(__file__).resolve().parents[1] / "data" / "prompts.jsonl"
 TEXT_COLUMN = "text"
@@ -60,13 +60,12 @@ def _load(source: str, column: str):
         try:
             dataset = load_dataset(builder, data_files=str(path), split="train")
         except Exception as exc:  # datasets raises many types for malformed files
-            why = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            raise DatasetError(f"cannot read {path}: {why}") from exc
+            raise DatasetError(f"cannot read {path}: {first_line(exc)}") from exc
         return dataset, ("text" if builder == "text" else column)
     try:
         return load_dataset(source, split="train"), column
     except Exception as exc:
         raise DatasetError(
-            f"cannot load hub dataset {source!r} ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})",
+            f"cannot load hub dataset {source!r} ({type(exc).__name__}: {first_line(exc)})",
             "Without hub access use --dataset bundled (66 prompts in the same style) or a local file.",
         ) from exc

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tutor.engine.config import RunConfig
-from tutor.engine.errors import LabError
+from tutor.engine.errors import LabError, first_line
 from tutor.engine.presets import PRESETS, Preset, get_preset
 
 CPU_PARAM_LIMIT = 1.5e9  # above this a CPU run would take hours: say so instead
@@ -344,5 +344,4 @@ def _from_pretrained(cls, source: ModelSource, **kwargs):
     try:
         return cls.from_pretrained(source.location, **kwargs)
     except OSError as exc:
-        first_line = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-        raise ModelNotFoundError(f"cannot load {source.name!r}: {first_line}") from exc
+        raise ModelNotFoundError(f"cannot load {source.name!r}: {first_line(exc, limit=300)}") from exc

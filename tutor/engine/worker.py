@@ -23,7 +23,7 @@ from pathlib import Path
 
 from tutor.engine.admission import wait_for_turn
 from tutor.engine.config import RunConfig
-from tutor.engine.errors import LabError
+from tutor.engine.errors import LabError, first_line
 from tutor.engine.events import EventWriter, RunStatus, exit_code
 from tutor.engine.jobs import ADAPTER_DIR, CONFIG_FILE, read_job
 from tutor.storage import describe, filling_a_folder
@@ -95,7 +95,7 @@ def run_job(run_dir: Path, events: EventWriter, cancel: CancelFlag) -> RunStatus
             friendly = oom_error(config)
             events.emit("error", error_type="OutOfMemoryError", message=str(friendly), hint=friendly.hint)
         else:
-            message = str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
+            message = first_line(exc, limit=500)
             events.emit("error", error_type=type(exc).__name__, message=message,
                         hint=f"This looks like a bug or an unsupported setup; the traceback is in {run_dir / 'run.log'}")
     return RunStatus.FAILED
