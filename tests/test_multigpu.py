@@ -11,8 +11,9 @@ import pytest
 from safetensors import safe_open
 
 from tutor.engine.config import RunConfig
-from tutor.engine.events import END_STATUSES, invalid, read_all
-from tutor.engine.jobs import SubprocessRunner
+from tutor.engine.events import END_STATUSES, EventWriter, invalid, read_all
+from tutor.engine.jobs import CONFIG_FILE, SubprocessRunner
+from tutor.engine.training.distributed import train_in_processes
 
 pytestmark = pytest.mark.slow
 
@@ -51,3 +52,15 @@ def test_two_processes_train_like_one(tmp_path):
     config = json.loads((tmp_path / "two" / "adapter" / "adapter_config.json").read_text())
     assert config["r"] == RunConfig().lora_r
     assert [e["stream"] for e in two if e["type"] == "generation"] == ["base", "tuned"]
+
+
+def test_a_cancel_stops_every_process_at_the_same_step_and_rank_0_saves(tmp_path):
+    """The worker's cancel flag is already set: every process must stop after step 1 together
+    (one that stopped alone would leave the other waiting in its all-reduce forever)."""
+    config = RunConfig(**SMALL, gpus=2)
+    config.save(tmp_path / CONFIG_FILE)
+    summary = train_in_processes(config, tmp_path, EventWriter(tmp_path), should_stop=lambda: True)
+    assert summary["cancelled"] and summary["global_step"] == 1
+    warnings = [e["message"] for e in read_all(tmp_path) if e["type"] == "warning"]
+    assert warnings == ["cancelled at step 1: saving the adapter trained so far"]
+    assert (tmp_path / "adapter" / "adapter_model.safetensors").exists()
