@@ -110,3 +110,12 @@ def test_fsdp_wraps_each_decoder_layer_around_weights_of_one_float_dtype(monkeyp
         frozen = [p for p in layer.parameters() if not p.requires_grad]
         assert {p.dtype for p in frozen} == {torch.bfloat16}
         assert any(isinstance(p, Params4bit) for p in frozen)
+
+
+def test_the_gpu_check_only_runs_fsdp_for_a_model_over_the_cap_whose_share_fits(tmp_path):
+    from bench.multigpu_check import fsdp_over_cap
+
+    roomy = fsdp_over_cap(tmp_path, {}, "llama-3.1-8b", 2, "64GiB")  # one GPU would do: no point
+    assert "skipped" in roomy and roomy["estimate_fsdp_share_bytes"] < roomy["estimate_one_gpu_bytes"]
+    assert "skipped" in fsdp_over_cap(tmp_path, {}, "llama-3.1-8b", 2, "2GiB")  # not even the share fits
+    assert list(tmp_path.iterdir()) == []  # nothing built, nothing trained
