@@ -115,7 +115,9 @@ def test_fsdp_wraps_each_decoder_layer_around_weights_of_one_float_dtype(monkeyp
 def test_the_gpu_check_only_runs_fsdp_for_a_model_over_the_cap_whose_share_fits(tmp_path):
     from bench.multigpu_check import fsdp_over_cap
 
-    roomy = fsdp_over_cap(tmp_path, {}, "llama-3.1-8b", 2, "64GiB")  # one GPU would do: no point
+    work = tmp_path / "work"
+    work.mkdir()
+    roomy = fsdp_over_cap(work, {}, "llama-3.1-8b", 2, "64GiB")  # one GPU would do: no point
     assert "skipped" in roomy and roomy["estimate_fsdp_share_bytes"] < roomy["estimate_one_gpu_bytes"]
-    assert "skipped" in fsdp_over_cap(tmp_path, {}, "llama-3.1-8b", 2, "2GiB")  # not even the share fits
-    assert list(tmp_path.iterdir()) == []  # nothing built, nothing trained
+    assert "skipped" in fsdp_over_cap(work, {}, "llama-3.1-8b", 2, "2GiB")  # not even the share fits
+    assert list(work.iterdir()) == []  # nothing built, nothing trained
