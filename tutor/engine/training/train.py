@@ -45,7 +45,9 @@ def sft_config(config: RunConfig, output_dir: Path, device: str, dtype: str, pla
         num_train_epochs=config.epochs,
         learning_rate=config.learning_rate,
         per_device_train_batch_size=AUTO_BATCH_SIZE[device] if auto_batch else config.batch_size,
-        auto_find_batch_size=auto_batch and cuda,
+        # Not across processes: the search restarts training only in the process that ran out
+        # of memory, while the others would wait for it in their gradient all-reduce.
+        auto_find_batch_size=auto_batch and cuda and config.gpus == 1,
         max_length=config.max_length,
         dataset_text_field=TEXT_COLUMN,
         packing=plan.packed,
