@@ -121,3 +121,15 @@ def test_the_gpu_check_only_runs_fsdp_for_a_model_over_the_cap_whose_share_fits(
     assert "skipped" in roomy and roomy["estimate_fsdp_share_bytes"] < roomy["estimate_one_gpu_bytes"]
     assert "skipped" in fsdp_over_cap(work, {}, "llama-3.1-8b", 2, "2GiB")  # not even the share fits
     assert list(work.iterdir()) == []  # nothing built, nothing trained
+
+
+def test_a_multi_process_run_the_machine_cannot_do_is_refused_in_one_line():
+    from tutor.engine.training.distributed import check_launchable
+
+    with pytest.raises(LabError, match="no CUDA GPU is visible") as no_gpu:
+        check_launchable(RunConfig(gpus=2), "cpu")  # device auto fell back to the CPU
+    assert "device = cpu" in no_gpu.value.hint
+    with pytest.raises(LabError, match="does not run on CPU"):
+        check_launchable(RunConfig(gpus=2, fsdp=True, device="cpu"), "cpu")
+    check_launchable(RunConfig(gpus=2, device="cpu"), "cpu")  # N CPU processes: allowed
+    check_launchable(RunConfig(gpus=2, fsdp=True), "cuda")
