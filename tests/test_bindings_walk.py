@@ -17,7 +17,9 @@ from fakes import FakeRunner
 from fixtures import make_app
 from tutor.engine.config import RunConfig
 from tutor.ui.app import create_app
+from tutor.engine.exercises import learner_file
 from tutor.ui.screens.doctor import DoctorScreen
+from tutor.ui.screens.exercises import ExercisesScreen
 from tutor.ui.screens.help import HelpScreen, declared_actions
 from tutor.ui.screens.home import HomeScreen
 from tutor.ui.screens.keep_running import KeepRunningScreen
@@ -25,6 +27,13 @@ from tutor.ui.screens.lesson import LessonScreen
 from tutor.ui.screens.toc import ContentsScreen
 
 SIZE = (80, 24)
+
+
+@pytest.fixture(autouse=True)
+def no_editor(monkeypatch):
+    """Starting an exercise opens $EDITOR when one is set; here it must only say which file."""
+    monkeypatch.delenv("EDITOR", raising=False)
+    monkeypatch.delenv("VISUAL", raising=False)
 
 
 async def wait_until(pilot, condition, timeout: float = 10.0) -> None:
@@ -54,6 +63,7 @@ SCREENS = {
     "help": (lambda: make_app(start_lesson="quizzed"), ["question_mark"]),
     "doctor": (lambda: make_app(start_lesson="quizzed"), ["d"]),
     "keep running": (keep_running_app, ["q"]),
+    "exercises": (lambda: make_app(), ["x", "e"]),  # the first exercise, started
 }
 
 
@@ -62,6 +72,11 @@ CHECKS = {
     "contents": lambda app, before: isinstance(app.screen, ContentsScreen),
     "doctor": lambda app, before: isinstance(app.screen, DoctorScreen),
     "help": lambda app, before: isinstance(app.screen, HelpScreen),
+    "exercises": lambda app, before: isinstance(app.screen, ExercisesScreen),
+    "edit": lambda app, before: learner_file(app.screen.exercise).exists(),
+    "check": lambda app, before: shown(app, "#exercise-results") != before["results"],
+    "hint": lambda app, before: shown(app, "#exercise-hint").startswith("Hint 1/"),
+    "solution": lambda app, before: len(app._notifications) > before["notes"],  # "opens after one failed check"
     "toggle_dark": lambda app, before: app.current_theme.dark is not before["dark"],
     "quit": lambda app, before: not app.is_running or isinstance(app.screen, KeepRunningScreen),
     "command_palette": lambda app, before: isinstance(app.screen, CommandPalette),
@@ -71,10 +86,14 @@ CHECKS = {
     "leave": lambda app, before: isinstance(app.screen, HomeScreen),  # from the prose
     "start_run": lambda app, before: app.jobs.latest("generate") is not None,
     "dismiss": lambda app, before: type(app.screen) is not before["screen"],
-    "app.pop_screen": lambda app, before: isinstance(app.screen, LessonScreen),  # back where it was
+    "app.pop_screen": lambda app, before: type(app.screen) is not before["screen"],  # back where it was
     "recheck": lambda app, before: first_check(app) not in (None, before["first check"]),  # checked anew
     "stay": lambda app, before: app.is_running and not isinstance(app.screen, KeepRunningScreen),
 }
+
+
+def shown(app, selector: str) -> str:
+    return str(app.screen.query_one(selector).content)
 
 
 def first_check(app):
@@ -104,7 +123,7 @@ def build(name: str):
     return SCREENS[name][0]()
 
 
-APP_KEYS = ["t", "d", "l", "question_mark", "q", "ctrl+q", "ctrl+p"]
+APP_KEYS = ["t", "d", "l", "x", "question_mark", "q", "ctrl+q", "ctrl+p"]
 LESSON_KEYS = ["n", "p", "h", "escape"]
 KEYS = {
     "home": APP_KEYS,
@@ -114,6 +133,7 @@ KEYS = {
     "help": ["escape", "question_mark"],
     "doctor": ["escape", "h", "r"] + APP_KEYS,
     "keep running": ["escape"],
+    "exercises": ["escape", "e", "c", "i", "s"] + APP_KEYS,
 }
 CASES = [(name, key) for name, keys in KEYS.items() for key in keys]
 
@@ -133,14 +153,15 @@ async def test_the_keys_listed_are_the_keys_walked(screen_name):
 async def test_key_does_what_it_says(screen_name, key):
     app = build(screen_name)
     try:
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
             await open_screen(screen_name, pilot)
             action = listed_keys(app.screen)[key]
             assert action in CHECKS, f"{key} on {screen_name} runs {action}, which has no check here"
             previous, after = app.screen.neighbours if isinstance(app.screen, LessonScreen) else (None, None)
             before = {"screen": type(app.screen), "dark": app.current_theme.dark,
                       "previous": previous and previous.slug, "next": after and after.slug,
-                      "first check": first_check(app)}
+                      "first check": first_check(app), "notes": len(app._notifications),
+                      "results": shown(app, "#exercise-results") if isinstance(app.screen, ExercisesScreen) else ""}
             await pilot.press(key)
             await wait_until(pilot, lambda: CHECKS[action](app, before))
     finally:

@@ -78,3 +78,9 @@ def test_lessons_link_every_exercise_and_only_real_ones():
 def test_watch_without_a_started_file_says_how_to_start(capsys):
     assert main(["exercise", "watch", "double-quant"]) == 2
     assert "qlora-tutor exercise start double-quant" in capsys.readouterr().err
+
+
+def test_starting_the_train_loop_puts_its_lora_layer_beside_it(tmp_path, capsys):
+    assert main(["exercise", "start", "train-loop", "--dir", str(tmp_path)]) == 0
+    assert (tmp_path / "lora_linear.py").read_text() == find_exercise("lora-linear").template.read_text()
+    assert (tmp_path / "train_loop.py").exists()

@@ -62,8 +62,13 @@ def test_a_config_that_is_binary_or_a_folder(capsys, tmp_path):
     assert f"cannot read config {tmp_path}: Is a directory" in one_line_error(capsys)
 
 
-def test_a_config_with_inf_in_it_is_refused():
-    assert {e.field for e in RunConfig.from_toml("[training]\nepochs = inf\n").validate()} == {"epochs"}
+@pytest.mark.parametrize("toml, field", [
+    ("[training]\nepochs = inf\n", "epochs"),
+    ("[model]\ntarget_modules = [1, 2]\n", "target_modules"),
+    ("[model]\ntarget_modules = \" , \"\n", "target_modules"),
+])
+def test_a_config_with_unrunnable_values_is_refused(toml, field):
+    assert {e.field for e in RunConfig.from_toml(toml).validate()} == {field}
 
 
 def test_an_empty_dataset_file_and_a_folder_say_so(tmp_path):

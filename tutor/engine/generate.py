@@ -1,7 +1,9 @@
 """Streaming generation: the answer arrives as `token` events while the model writes it.
 
-Greedy decoding with the seed's repetition penalty, so the same model and prompt always
-give the same answer and before/after comparisons are fair.
+Greedy decoding by default, with the seed's repetition penalty, so the same model and prompt
+always give the same answer and before/after comparisons are fair. With `sampling` on, each
+answer draws from the distribution at `temperature`, seeded with `seed` before every answer,
+so a sampled answer is still repeatable.
 """
 
 from __future__ import annotations
@@ -13,11 +15,28 @@ from tutor.engine.config import RunConfig
 from tutor.engine.events import EventWriter
 
 
+def decoding(config: RunConfig) -> dict:
+    """`generate()`'s decoding arguments for the config: greedy, or sampling at a temperature."""
+    settings = dict(max_new_tokens=config.max_new_tokens, repetition_penalty=config.repetition_penalty,
+                    do_sample=config.sampling)
+    if config.sampling:
+        settings["temperature"] = config.temperature
+    return settings
+
+
+def describe_decoding(config: RunConfig) -> str:
+    """The decoding settings in words, for the run's log and the compare screen."""
+    how = f"sampling at temperature {config.temperature:g}, seed {config.seed}" if config.sampling else "greedy"
+    return f"{how}, repetition penalty {config.repetition_penalty:g}, up to {config.max_new_tokens} new tokens"
+
+
 def generate_answer(
-    model, tokenizer, config: RunConfig, stream: str, events: EventWriter, should_stop: Callable[[], bool]
+    model, tokenizer, config: RunConfig, stream: str, events: EventWriter, should_stop: Callable[[], bool],
+    prompt: str | None = None, index: int = 0,
 ) -> str:
-    """Answer `config.prompt`, emitting `token` events (stream `base` or `tuned`) and a
-    closing `generation` event; returns the answer without the prompt."""
+    """Answer `prompt` (default `config.prompt`), emitting `token` events (stream `base` or
+    `tuned`) and a closing `generation` event, both with the prompt's `index`; returns the
+    answer without the prompt."""
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList, TextStreamer
 
@@ -26,20 +45,21 @@ def generate_answer(
 
         def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
             if text:
-                events.emit("token", stream=stream, text=text)
+                events.emit("token", stream=stream, text=text, index=index)
 
     class StopWhenCancelled(StoppingCriteria):
         def __call__(self, input_ids, scores, **kwargs) -> bool:
             return should_stop()
 
-    inputs = tokenizer(config.prompt, return_tensors="pt").to(model.device)
+    prompt = config.prompt if prompt is None else prompt
+    inputs = tokenizer(prompt, return_tensors="pt").to(model.device)
+    if config.sampling:
+        torch.manual_seed(config.seed)
     started = time.monotonic()
     with torch.no_grad():
         output = model.generate(
             **inputs,
-            max_new_tokens=config.max_new_tokens,
-            repetition_penalty=config.repetition_penalty,
-            do_sample=False,
+            **decoding(config),
             eos_token_id=tokenizer.eos_token_id,
             pad_token_id=tokenizer.pad_token_id,
             streamer=EventStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True),
@@ -48,7 +68,7 @@ def generate_answer(
     new_tokens = output[0][inputs["input_ids"].shape[1]:]
     text = tokenizer.decode(new_tokens, skip_special_tokens=True)
     events.emit(
-        "generation", stream=stream, prompt=config.prompt, text=text,
+        "generation", stream=stream, prompt=prompt, index=index, text=text,
         new_tokens=int(new_tokens.shape[0]), seconds=round(time.monotonic() - started, 3),
     )
     return text

@@ -261,15 +261,22 @@ def shape_of(source: ModelSource):
         return None
 
 
-def model_facts(model, source: ModelSource, device: str, quantized: bool) -> dict:
-    """Fields of the `model` event: size in parameters and bytes, 4-bit vs 16-bit."""
+def count_params(model) -> int:
+    """Parameters as the model has them, a 4-bit matrix counted by its original shape."""
     params = 0
     for p in model.parameters():
         shape = getattr(getattr(p, "quant_state", None), "shape", None)
         params += math.prod(shape) if shape is not None else p.numel()
+    return params
+
+
+def model_facts(model, source: ModelSource, device: str, quantized: bool) -> dict:
+    """Fields of the `model` event: size in parameters and bytes, 4-bit vs 16-bit."""
+    params = count_params(model)
     return dict(
         name=source.name, params=params, footprint_bytes=model.get_memory_footprint(),
         footprint_16bit_bytes=params * 2, device=device, quantized=quantized, teaching=source.teaching,
+        vocab_size=model.get_input_embeddings().num_embeddings,
     )
 
 

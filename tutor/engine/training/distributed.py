@@ -30,9 +30,9 @@ from typing import Callable
 from tutor.engine.config import RunConfig
 from tutor.engine.errors import LabError
 from tutor.engine.events import EVENTS_FILE, EventTail, EventWriter
-from tutor.engine.jobs import CONFIG_FILE
 
 STOP_FILE = "stop-requested"
+LAUNCH_CONFIG = "launch-config.toml"  # the config as the worker runs it (a recipe may have adapted it)
 POLL_S = 0.5  # how often the worker looks at its cancel flag while the processes train
 
 # peft 0.21.2 docs, "Use PEFT QLoRA and FSDP" (examples/sft/configs/fsdp_config_qlora.yaml), as
@@ -82,6 +82,7 @@ def train_in_processes(config: RunConfig, run_dir: Path, events: EventWriter,
     way = "FSDP-QLoRA, weights sharded" if config.fsdp else "data parallel, one model copy each"
     events.emit("log", level="info", message=f"accelerate launch: {config.gpus} processes ({way})")
     stop = run_dir / STOP_FILE
+    config.save(run_dir / LAUNCH_CONFIG)
     process = subprocess.Popen(launch_command(config, run_dir, _free_port()), start_new_session=True,
                                preexec_fn=_terminate_with_parent, cwd=run_dir)
     while process.poll() is None:
@@ -139,21 +140,21 @@ def main(argv: list[str]) -> int:
     from transformers import set_seed
 
     from tutor.engine import models
-    from tutor.engine.data import load_training_data
+    from tutor.engine.data import load_training_data, split_held_out
     from tutor.engine.presets import detect_targets
     from tutor.engine.training.train import train_adapter
 
     run_dir = Path(argv[0])
-    config = RunConfig.load(run_dir / CONFIG_FILE).check()
+    config = RunConfig.load(run_dir / LAUNCH_CONFIG).check()
     events = EventWriter(run_dir) if int(os.environ.get("RANK", "0")) == 0 else SilentEvents()
-    dataset = load_training_data(config)
+    dataset, held_out = split_held_out(load_training_data(config), config)
     set_seed(config.seed)  # repeatable; DDP also copies rank 0's initial weights to the others
     device = models.pick_device(config)
     dtype, _ = models.pick_compute_dtype(config, device)  # the worker already warned
     model, tokenizer = models.load_base(config, models.resolve_model(config.model), device, dtype, for_training=True)
     targets = detect_targets(model, config.target_module_spec())
     stop = run_dir / STOP_FILE
-    train_adapter(model, tokenizer, dataset, config, targets, run_dir, device, dtype, events,
+    train_adapter(model, tokenizer, dataset, held_out, config, targets, run_dir, device, dtype, events,
                   lambda: stop_everywhere(stop))
     events.close()
     return 0

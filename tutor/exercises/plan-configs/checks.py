@@ -37,7 +37,7 @@ def check_bnb_config(learner):
 def check_lora_config(learner):
     """LoraConfig: a causal LM, all linear layers, dropout 0 to 0.1"""
     config = learner.lora_config()
-    expect_equal("task_type", str(config.task_type), "CAUSAL_LM")
+    expect_equal("task_type", getattr(config.task_type, "value", config.task_type), "CAUSAL_LM")
     targets = config.target_modules
     expect(targets == "all-linear" or set(targets or ()) >= ALL_LINEAR,
            f"target_modules is {targets!r}: the plan puts LoRA on all linear layers "
