@@ -171,7 +171,9 @@ def build_trainer(model, tokenizer, dataset, config: RunConfig, targets: list[st
         notes.append("packed rows: kept as rows, each document masked from the others")
     if plan.packed and device == "cuda":
         notes.append(apply_liger(trainer.model.get_base_model()))
-        if not plan.autocast:
+        if config.fsdp:  # the fused layers were never tried on FSDP's flattened, sharded weights
+            notes.append("FSDP-QLoRA: bitsandbytes' own 4-bit layers, not the fused ones")
+        elif not plan.autocast:
             from tutor.engine.training.fastlora import install
 
             notes.append(f"4-bit linear layers: {install(trainer.model)} run as one autograd function each")
