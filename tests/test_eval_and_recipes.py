@@ -8,10 +8,10 @@ import math
 import pytest
 
 from tutor.commands.train import add_config_options, config_from_args
-from tutor.engine.config import RunConfig
+from tutor.engine.config import RECIPES, RunConfig
 from tutor.engine.data import DatasetError, load_training_data, split_held_out
 from tutor.engine.events import describe, invalid, loss_figures
-from tutor.engine.recipes import RECIPE_FIELDS, apply_recipe, changed_from_recipe, fit_to_model_size
+from tutor.engine.recipes import RECIPE_FIELDS, SETTINGS, apply_recipe, changed_from_recipe, fit_to_model_size
 
 
 def test_split_holds_out_fifteen_percent_fixed_by_the_seed():
@@ -59,6 +59,7 @@ def test_paper_recipe_reaches_the_trainer(tmp_path):
 
 
 def test_switching_recipes_undoes_the_previous_one():
+    assert tuple(SETTINGS) == RECIPES  # the config accepts exactly the recipes there are
     paper = apply_recipe(RunConfig(model="bloomz-560m"), "paper")
     back = apply_recipe(paper, "seed")
     assert back == RunConfig(model="bloomz-560m")

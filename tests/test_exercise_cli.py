@@ -50,9 +50,13 @@ def test_solution_opens_after_one_failed_check(tutor_home, capsys):
     assert main(["exercise", "solution", "absmax"]) == 2
     assert "opens after one failed check" in capsys.readouterr().err
     assert main(["exercise", "start", "absmax"]) == 0
-    (tutor_home / "exercises" / "absmax.py").unlink()
+    file = tutor_home / "exercises" / "absmax.py"
+    file.unlink()
+    assert main(["exercise", "check", "absmax"]) == 1  # no attempt: the solution stays closed
+    assert main(["exercise", "solution", "absmax"]) == 2
+    file.write_text("def max_level(bits)\n")  # an attempt, however bad, opens it
     assert main(["exercise", "check", "absmax"]) == 1
-    capsys.readouterr()
+    assert "does not compile" in capsys.readouterr().out
     assert main(["exercise", "solution", "absmax"]) == 0
     assert capsys.readouterr().out == find_exercise("absmax").solution.read_text()
 

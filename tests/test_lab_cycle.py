@@ -93,6 +93,13 @@ def run_in_process(kind: str, config: RunConfig):
     return read_all(run_dir)
 
 
+def test_eval_steps_add_measurements_between_epoch_ends():
+    # 20 samples, 5 held out: 15 to train, 4 steps of batch 4 an epoch, 8 in 2 epochs
+    events = run_in_process("train", RunConfig(num_samples=20, epochs=2.0, eval_steps=3, max_new_tokens=5))
+    assert events[-1]["status"] == "finished"
+    assert [(e["step"], e["epoch"]) for e in events if e["type"] == "eval"] == [(3, 0.75), (4, 1.0), (6, 1.5), (8, 2.0)]
+
+
 def test_compare_reloads_the_adapter_and_reproduces_both_answers(trained):
     run_dir, train_events, _ = trained
     events = run_in_process("compare", RunConfig(adapter=str(run_dir / "adapter")))
@@ -143,7 +150,7 @@ def test_errors_in_the_job_become_error_events_with_hints(tmp_path):
 
 
 def test_headless_train_prints_events_and_exits_by_status(tmp_path, capsys):
-    code = main(["train", "--json", "--device", "cpu", "--epochs", "1", "--num-samples", "8", "--max-new-tokens", "5",
+    code = main(["train", "--json", "--device", "cpu", "--epochs", "1", "--num-samples", "8", "--eval-fraction", "0", "--max-new-tokens", "5",
                  "--output", str(tmp_path / "cli-run")])
     assert code == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import pytest
 from pytest_textual_snapshot import SVGImageExtension
 
+from textual.widgets import Markdown, Static
+
 from fakes import FakeRunner
 from tutor.engine.lessons import load_catalog
 from tutor.ui.app import create_app
@@ -25,10 +27,9 @@ async def settle(app, pilot) -> None:
 
 
 def places(screen) -> list:
-    """The lesson's panels (everything in the body that is not prose or a title), in order."""
+    """The lesson's panels and its quiz, in order (not the prose, not the one-line notes)."""
     body = screen.query_one("#lesson-body")
-    return [child for child in body.children if type(child).__name__ != "Markdown" and child.id != "lesson-title"
-            and child.id != "lesson-end"]
+    return [child for child in body.children if type(child) not in (Markdown, Static)]
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -43,7 +44,7 @@ async def test_lesson_at_each_panel(slug, size, snapshot):
         for index, panel in enumerate(places(app.screen)):
             body.scroll_to_widget(panel, top=True, animate=False, immediate=True)
             await settle(app, pilot)
-            name = f"{slug}-{size[0]}x{size[1]}-{index}-{panel.id or type(panel).__name__}"
+            name = f"{index}-{panel.id or type(panel).__name__}"
             if not svg(name=name) == app.export_screenshot():
                 differing.append(name)
     assert differing == []

@@ -68,7 +68,9 @@ class AnatomyPanel(Vertical):
         yield Static(id="totals")
 
     def on_mount(self) -> None:
-        self.query_one("#tree", Tree).guide_depth = 2  # deep leaves still fit 80 columns
+        tree = self.query_one("#tree", Tree)
+        tree.guide_depth = 2  # narrow guides and no root line (the heading names the model):
+        tree.show_root = False  # the deepest lines then fit 80 columns
         self.query_one("#rank", Input).border_title = "rank r (Enter)"
         self.query_one("#targets", Input).border_title = "targets (Enter)"
         self.query_one("#rows", DataTable).add_columns(*ROW_COLUMNS)

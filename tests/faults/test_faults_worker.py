@@ -90,7 +90,7 @@ def test_sigterm_at_a_step_stops_at_once_and_claims_no_adapter(tmp_path):
 @pytest.mark.slow
 def test_a_disk_that_fills_during_the_save_is_reported_as_full(tmp_path, monkeypatch):
     monkeypatch.setenv("QLORA_TUTOR_FAULT", "ENOSPC@adapter")
-    config = RunConfig(epochs=1, num_samples=8, max_new_tokens=5, device="cpu")
+    config = RunConfig(epochs=1, num_samples=8, eval_fraction=0.0, max_new_tokens=5, device="cpu")
     handle = SubprocessRunner().start("train", config, tmp_path / "run")
     assert handle.wait(timeout=300) is RunStatus.FAILED
     error = next(e for e in read_all(handle.run_dir) if e["type"] == "error")

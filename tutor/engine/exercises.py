@@ -1,14 +1,14 @@
 """Write-it-yourself exercises: the catalog, the learner's workspace, their records, checking.
 
 Each exercise is a folder `tutor/exercises/<slug>/` holding `meta.yaml` (title, order,
-hints, time limit), `exercise.py` (the file the learner gets: docstrings and TODOs),
+hints, time limit, exercises it imports), `exercise.py` (the file the learner gets: docstrings and TODOs),
 `solution.py` and `checks.py`. Adding an exercise means adding a folder.
 
 The learner edits a copy (`start`), never the packaged file. Checks run in a child process
 (`tutor.engine.exercise_runner`) with a time limit, so a learner's infinite loop or crash
 cannot hang or kill the caller; this module imports neither torch nor the libraries.
 What the learner has done (file, last verdict, hints seen) is kept in
-`paths.exercise_records_file()`, written atomically.
+`paths.exercise_records_file()`, changed under a lock and written atomically.
 """
 
 from __future__ import annotations
@@ -278,14 +278,14 @@ def _last_line(text: str) -> str:
 
 
 def check_and_record(exercise: Exercise, directory: Path | None = None) -> Report:
-    """Check the learner's file and remember the verdict (and that one check failed)."""
+    """Check the learner's file and remember the verdict (and that a real attempt failed)."""
     file = learner_file(exercise, directory)
     report = run_checks([(exercise, file)])[0]
     changes = {"status": PASSING if report.passed else FAILING}
     if file.exists():
         changes["file"] = str(file)
-    if not report.passed:
-        changes["failed_once"] = True
+        if not report.passed:
+            changes["failed_once"] = True
     update_record(exercise.slug, **changes)
     return report
 

@@ -131,9 +131,7 @@ def run_train(config: RunConfig, run_dir: Path, events: EventWriter, cancel: Can
     check_rank(config.lora_r, model, targets)
     cancel.check()
     events.emit("phase", phase="baseline", message="the base model answers before training")
-    model.config.use_cache = True
-    generate_answer(model, tokenizer, config, "base", events, cancel.is_set)
-    model.config.use_cache = False
+    generate_answer(model, tokenizer, config, "base", events, cancel.is_set)  # with its KV cache, whatever the flags
     cancel.check()
     if config.gpus > 1:  # the processes load their own copies: this one leaves them the memory
         del model

@@ -147,12 +147,14 @@ class LossChart(PlotextPlot):
             plt.scatter(xs, [guess] * len(xs), marker="·", color="gray",
                         label=f"uniform guess ln({vocab:,}) = {guess:.2f}")
         if self.reference is not None:
-            self._draw(self.reference, f"{self.reference.name}: ", ("gray", "gray"))
-        self._draw(self.run, "", ("blue+", "orange+"))
+            self._draw(self.reference, dimmed=True)
+        self._draw(self.run, dimmed=False)
         self.refresh()
 
-    def _draw(self, curves: Curves, prefix: str, colors: tuple[str, str]) -> None:
+    def _draw(self, curves: Curves, dimmed: bool) -> None:
+        """One run's lines; the compared run's dimmed, named, and without its best epoch."""
         plt = self.plt
+        prefix, colors = (f"{curves.name}: ", ("gray", "gray")) if dimmed else ("", ("blue+", "orange+"))
         if curves.steps:
             plt.plot(curves.steps, curves.losses, marker="braille", color=colors[0], label=f"{prefix}train loss")
         if len(curves.eval_steps) > MAX_MARKERS:  # markers that close would merge into a band
@@ -161,7 +163,7 @@ class LossChart(PlotextPlot):
             plt.plot(curves.eval_steps, curves.eval_losses, marker="braille", color=colors[1])
             plt.scatter(curves.eval_steps, curves.eval_losses, marker="◆", color=colors[1], label=f"{prefix}eval loss")
         best = curves.best_eval()
-        if best is not None and not prefix:
+        if best is not None and not dimmed:
             step, epoch = best
             plt.vline(step, "green")
             right_half = step > self.axes()[0] / 2
