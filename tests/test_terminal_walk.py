@@ -73,7 +73,8 @@ def typed_answer(question: Question, right: bool) -> list[str]:
 
 
 def header(lesson) -> str:
-    return f"{lesson.order}/{len(load_catalog())} · {lesson.title}"
+    """The start of the lesson's title bar (a long title is cut at 80 columns)."""
+    return f"{lesson.order}/{len(load_catalog())} · {lesson.title}"[:40]
 
 
 @pytest.fixture
