@@ -11,15 +11,16 @@ import os
 from typing import Callable
 
 from tutor.engine.config import RunConfig
+from tutor.engine.errors import LabError
 from tutor.engine.gpu_queue import Decision, GpuQueue, Ticket, memory_cap, visible_gpus
 
 GPU_BATCH = 8  # batch_size = auto starts here on a GPU (tutor.engine.training.train)
 
 
 def job_peak_bytes(config: RunConfig, kind: str) -> int | None:
-    """The GPU memory a job of `kind` asks for: the engine's estimate plus the headroom every
-    verdict uses (`memory.required_bytes`), or
-    None when the model's size is unknown (then it asks for a whole GPU)."""
+    """The GPU memory a job of `kind` asks for on each of its GPUs: the engine's estimate plus
+    the headroom every verdict uses (`memory.required_bytes`), or None when the model's size
+    is unknown (then it asks for whole GPUs)."""
     from tutor.engine import memory
     from tutor.engine.models import estimated_params, resolve_model, shape_of
 
@@ -38,6 +39,8 @@ def job_peak_bytes(config: RunConfig, kind: str) -> int | None:
         bill = memory.estimate(params, method, shape, rank=config.lora_r, targets=targets, batch=batch,
                                seq_len=config.max_length, gradient_checkpointing=config.gradient_checkpointing)
         need = bill.total
+        if config.fsdp:  # each GPU holds 1/N of the weights, gathered one layer at a time
+            need -= bill.weights * (1 - 1 / config.gpus)
     else:  # answering: the weights, and a short prompt's activations
         need = memory.estimate(params, method, shape, batch=1, seq_len=config.max_length).weights
     return int(memory.required_bytes(need))
@@ -52,9 +55,13 @@ def wait_for_turn(config: RunConfig, kind: str, label: str, emit: Callable[..., 
     queue = queue or GpuQueue()
     gpus = [] if config.device == "cpu" else visible_gpus(memory_cap())
     if gpus:
+        count = config.gpus if kind == "train" else 1  # answering runs in one process
+        if count > len(gpus):
+            raise LabError(f"gpus = {count}, but this machine lets the tutor use {len(gpus)} GPU(s)",
+                           f"Set gpus to at most {len(gpus)}.")
         need = job_peak_bytes(config, kind)
         need = need if need is not None else max(g.total for g in gpus)
-        ticket = queue.join(need, gpus=1, label=label)
+        ticket = queue.join(need, gpus=count, label=label)
     else:
         ticket = queue.join(0, gpus=0, label=label)
 

@@ -37,6 +37,7 @@ MAX_LORA_R = 65536
 MAX_EPOCHS = 1000
 MAX_BATCH = 65536
 MAX_LENGTH = 131072
+MAX_GPUS = 64  # eight 8-GPU nodes; this tutor launches on one machine, so far fewer in practice
 
 
 class ConfigError(LabError):
@@ -106,6 +107,11 @@ class RunConfig:
     lr_scheduler: str = _section("training", "linear", "linear (to 0, the seed's), constant or cosine")
     max_grad_norm: float = _section("training", 1.0, "gradients longer than this are scaled down to it")
     seed: int = _section("training", 42, "random seed for a repeatable run and the held-out split")
+    gpus: int = _section("training", 1,
+                         "GPUs to train on: above 1, accelerate launches one data-parallel process per GPU "
+                         "(with device = cpu: that many CPU processes)")
+    fsdp: bool = _section("training", False,
+                          "FSDP-QLoRA: shard the 4-bit weights across the GPUs, for a model one GPU cannot hold")
     # [data]
     dataset: str = _section("data", BUNDLED_DATASET, "bundled, a hub dataset id, or a .jsonl/.csv/.txt")
     text_column: str = _section("data", "prompt", "the column that holds the training text")
@@ -160,6 +166,8 @@ class RunConfig:
         )
         need(8 <= self.max_length <= MAX_LENGTH, "max_length", f"must be between 8 and {MAX_LENGTH}")
         need(0 <= self.seed < 2**32, "seed", "must be between 0 and 2**32 - 1 (numpy's seed range)")
+        need(1 <= self.gpus <= MAX_GPUS, "gpus", f"must be a whole number from 1 to {MAX_GPUS}")
+        need(not self.fsdp or self.gpus > 1, "fsdp", "shards across GPUs: set gpus to 2 or more")
         need(self.optim in OPTIMIZERS, "optim", f"must be one of {', '.join(OPTIMIZERS)}")
         need(self.speed in SPEEDS, "speed", f"must be one of {', '.join(SPEEDS)}")
         need(self.recipe in RECIPES, "recipe", f"must be one of {', '.join(RECIPES)}")

@@ -9,6 +9,7 @@ benchmark can run a 7B-shaped job without downloading anything.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,21 +81,36 @@ def pick_compute_dtype(config: RunConfig, device: str) -> tuple[str, str | None]
     return config.compute_dtype, None
 
 
-def four_bit_config(torch_dtype, quant_type: str = "nf4", double_quant: bool = True):
-    """The BitsAndBytesConfig of every 4-bit load: QLoRA's NF4 + double quantization by default."""
+def four_bit_config(torch_dtype, quant_type: str = "nf4", double_quant: bool = True, fsdp: bool = False):
+    """The BitsAndBytesConfig of every 4-bit load: QLoRA's NF4 + double quantization by default.
+
+    FSDP shards only floating-point tensors, so for FSDP-QLoRA the packed 4-bit weights are
+    stored in the compute dtype instead of uint8 (bitsandbytes' and peft's FSDP-QLoRA guides).
+    """
     from transformers import BitsAndBytesConfig
 
+    storage = {"bnb_4bit_quant_storage": torch_dtype} if fsdp else {}
     return BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type=quant_type,
         bnb_4bit_use_double_quant=double_quant,
         bnb_4bit_compute_dtype=torch_dtype,
+        **storage,
     )
 
 
-def device_map(device: str) -> dict:
-    """The whole model on one device: the first GPU, or the CPU."""
-    return {"": 0 if device == "cuda" else "cpu"}
+def device_map(device: str, spread: bool = False) -> dict | str:
+    """The whole model on one device: this process's GPU (its LOCAL_RANK under accelerate
+    launch, else the first), or the CPU. `spread`: layers split over every visible GPU, for
+    answering with a model that only FSDP trains (one GPU cannot hold it)."""
+    if device != "cuda":
+        return {"": "cpu"}
+    return "auto" if spread else {"": int(os.environ.get("LOCAL_RANK", "0"))}
+
+
+def fsdp_rank(config: RunConfig) -> bool:
+    """True in a process of an FSDP launch (accelerate sets ACCELERATE_USE_FSDP for it)."""
+    return config.fsdp and os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true"
 
 
 def load_base(config: RunConfig, source: ModelSource, device: str, dtype: str, for_training: bool):
@@ -105,9 +121,11 @@ def load_base(config: RunConfig, source: ModelSource, device: str, dtype: str, f
     check_fits_device(source, device)
     tokenizer = load_tokenizer(source.location)
     torch_dtype = getattr(torch, DTYPE_NAMES[dtype])
-    kwargs = dict(dtype=torch_dtype, device_map=device_map(device))
+    sharded = fsdp_rank(config)  # then accelerate places the weights: rank 0 loads, FSDP shards
+    kwargs = dict(dtype=torch_dtype) if sharded else dict(dtype=torch_dtype, device_map=device_map(device, config.fsdp))
     if config.load_in_4bit:
-        kwargs["quantization_config"] = four_bit_config(torch_dtype, config.quant_type, config.double_quant)
+        kwargs["quantization_config"] = four_bit_config(torch_dtype, config.quant_type, config.double_quant,
+                                                        fsdp=sharded)
     model = _from_pretrained(AutoModelForCausalLM, source, **kwargs)
     model.config.use_cache = not for_training
     return model, tokenizer
@@ -124,7 +142,7 @@ def load_adapter_model(adapter_dir: Path, config: RunConfig, device: str, dtype:
             f"{adapter_dir} holds no adapter_config.json", "Pass the adapter/ folder of a finished train run."
         )
     torch_dtype = getattr(torch, DTYPE_NAMES[dtype])
-    kwargs = dict(dtype=torch_dtype, is_trainable=False, device_map=device_map(device))
+    kwargs = dict(dtype=torch_dtype, is_trainable=False, device_map=device_map(device, config.fsdp))
     if config.load_in_4bit:
         kwargs["quantization_config"] = four_bit_config(torch_dtype, config.quant_type, config.double_quant)
     try:

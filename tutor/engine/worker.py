@@ -105,14 +105,20 @@ def run_job(run_dir: Path, events: EventWriter, cancel: CancelFlag) -> RunStatus
 
 
 def run_train(config: RunConfig, run_dir: Path, events: EventWriter, cancel: CancelFlag) -> None:
-    """Load 4-bit -> baseline answer -> train -> save -> reload the adapter -> answer again."""
+    """Load 4-bit -> baseline answer -> train -> save -> reload the adapter -> answer again.
+
+    With gpus > 1 only the training runs in several processes (training.distributed says why).
+    """
     from tutor.engine.data import load_training_data, split_held_out
     from tutor.engine.generate import generate_answer
-    from tutor.engine.models import count_params, load_adapter_model
+    from tutor.engine.models import count_params, load_adapter_model, pick_device
     from tutor.engine.presets import check_rank, detect_targets
     from tutor.engine.recipes import changed_from_recipe, fit_to_model_size
+    from tutor.engine.training.distributed import check_launchable, train_in_processes
     from tutor.engine.training.train import train_adapter
 
+    if config.gpus > 1:
+        check_launchable(config, pick_device(config))
     events.emit("phase", phase="loading", message=f"dataset {config.dataset}")
     # cheap and a common mistake: fail before the model loads
     dataset, held_out = split_held_out(load_training_data(config), config)
@@ -127,10 +133,16 @@ def run_train(config: RunConfig, run_dir: Path, events: EventWriter, cancel: Can
     events.emit("phase", phase="baseline", message="the base model answers before training")
     generate_answer(model, tokenizer, config, "base", events, cancel.is_set)  # with its KV cache, whatever the flags
     cancel.check()
-    summary = train_adapter(model, tokenizer, dataset, held_out, config, targets, run_dir, device, dtype, events, cancel.is_set)
+    if config.gpus > 1:  # the processes load their own copies: this one leaves them the memory
+        del model
+        _free_memory()
+        summary = train_in_processes(config, run_dir, events, cancel.is_set)
+    else:
+        summary = train_adapter(model, tokenizer, dataset, held_out, config, targets, run_dir, device, dtype,
+                                events, cancel.is_set)
+        del model
     if summary["cancelled"] or cancel.is_set():  # cancel.is_set(): a SIGTERM waited for the save
         return
-    del model
     _free_memory()
     events.emit("phase", phase="reloading", message="loading the base again with the saved adapter")
     tuned = load_adapter_model(run_dir / ADAPTER_DIR, config, device, dtype)

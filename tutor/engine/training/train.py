@@ -57,7 +57,9 @@ def sft_config(config: RunConfig, output_dir: Path, device: str, dtype: str, pla
         eval_strategy=("steps" if config.eval_steps else "epoch") if evaluate else "no",
         eval_steps=config.eval_steps or None,
         prediction_loss_only=True,
-        auto_find_batch_size=auto_batch and cuda,
+        # Not across processes: the search restarts training only in the process that ran out
+        # of memory, while the others would wait for it in their gradient all-reduce.
+        auto_find_batch_size=auto_batch and cuda and config.gpus == 1,
         max_length=config.max_length,
         dataset_text_field=TEXT_COLUMN,
         packing=plan.packed,
@@ -100,10 +102,7 @@ def train_adapter(
         trainer.evaluate()  # a run of fractional epochs ends between epoch ends
     events.emit("phase", phase="saving", message="saving the adapter")
     adapter_dir = run_dir / "adapter"
-    with staged_folder(adapter_dir) as staging:  # adapter/ appears complete or not at all
-        trainer.model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        inject_fault("adapter", adapter_dir)
+    save_adapter(trainer, tokenizer, adapter_dir)
     metrics = output.metrics
     memory = gpu_memory()
     summary = dict(
@@ -123,6 +122,22 @@ def train_adapter(
     )
     events.emit("summary", **summary)
     return summary
+
+
+def save_adapter(trainer, tokenizer, adapter_dir: Path) -> None:
+    """adapter/ appears complete or not at all. Under `accelerate launch` only the main process
+    writes it; with FSDP every process first helps gather the sharded weights into one copy."""
+    accelerator = trainer.accelerator
+    state_dict = None
+    if trainer.is_fsdp_enabled:  # peft's FSDP guide: a full state dict loads with from_pretrained
+        accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
+        state_dict = accelerator.get_state_dict(trainer.model)
+    if not accelerator.is_main_process:
+        return
+    with staged_folder(adapter_dir) as staging:
+        accelerator.unwrap_model(trainer.model).save_pretrained(staging, state_dict=state_dict)
+        tokenizer.save_pretrained(staging)
+        inject_fault("adapter", adapter_dir)
 
 
 def build_trainer(model, tokenizer, dataset, config: RunConfig, targets: list[str], output_dir: Path,
@@ -156,7 +171,9 @@ def build_trainer(model, tokenizer, dataset, config: RunConfig, targets: list[st
         notes.append("packed rows: kept as rows, each document masked from the others")
     if plan.packed and device == "cuda":
         notes.append(apply_liger(trainer.model.get_base_model()))
-        if not plan.autocast:
+        if config.fsdp:  # the fused layers were never tried on FSDP's flattened, sharded weights
+            notes.append("FSDP-QLoRA: bitsandbytes' own 4-bit layers, not the fused ones")
+        elif not plan.autocast:
             from tutor.engine.training.fastlora import install
 
             notes.append(f"4-bit linear layers: {install(trainer.model)} run as one autograd function each")

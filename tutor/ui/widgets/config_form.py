@@ -7,6 +7,7 @@ gets a message under its field; the typed text stays, nothing else is touched.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import Field, fields
 from pathlib import Path
@@ -18,6 +19,7 @@ from textual.widgets import Collapsible, Input, Select, Static, Switch
 
 from tutor.engine import config as engine_config
 from tutor.engine.config import RunConfig
+from tutor.engine.gpu_queue import memory_cap, visible_gpus
 from tutor.engine.presets import PRESETS
 from tutor.engine.recipes import SETTINGS
 
@@ -32,6 +34,19 @@ CHOICES = {
 }
 OPEN_SECTIONS = ("recipe", "model", "lora")
 CONFIG_FIELDS: dict[str, Field] = {f.name: f for f in fields(RunConfig)}
+MULTI_GPU_FIELDS = ("gpus", "fsdp")  # noise on a machine with one GPU or none
+
+
+@functools.cache
+def machine_gpu_count() -> int:
+    """GPUs the tutor may use, asked of the driver once (no torch, no CUDA context here)."""
+    return len(visible_gpus(memory_cap()))
+
+
+def default_field_names() -> list[str]:
+    """Every RunConfig field; the multi-GPU ones only where there are several GPUs."""
+    several = machine_gpu_count() > 1
+    return [name for name in CONFIG_FIELDS if several or name not in MULTI_GPU_FIELDS]
 
 
 def preset_label(name: str) -> str:
@@ -67,7 +82,7 @@ class ConfigForm(Vertical):
     def __init__(self, field_names: Sequence[str] | None = None, *, id: str | None = None, flat: bool = False) -> None:
         """`flat`: the fields one after the other, without collapsible sections."""
         super().__init__(id=id)
-        self.field_names = list(field_names or CONFIG_FIELDS)
+        self.field_names = list(field_names or default_field_names())
         self.flat = flat
         self.defaults = RunConfig()
         self._shown_errors: dict[str, str] = {}
