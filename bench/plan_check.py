@@ -23,11 +23,13 @@ sys.path.insert(0, str(REPO))
 
 # Two models x two plans: the lab's defaults, and a heavier plan (all linear layers, larger r,
 # longer rows, bigger batch) that moves activations and adapter size.
-PLANS = [
-    dict(model=model, rank=rank, alpha=2 * rank, targets=targets, batch_size=batch, max_length=length)
-    for model in ("llama-3.2-3b", "qwen3-8b")
-    for rank, targets, batch, length in ((16, "auto", 4, 512), (64, "all-linear", 8, 1024))
-]
+MODELS = ("llama-3.2-3b", "qwen3-8b")
+SHAPES = ((16, "auto", 4, 512), (64, "all-linear", 8, 1024))
+
+
+def plans(models: tuple[str, ...]) -> list[dict]:
+    return [dict(model=model, rank=rank, alpha=2 * rank, targets=targets, batch_size=batch, max_length=length)
+            for model in models for rank, targets, batch, length in SHAPES]
 
 
 def child(plan_json: str, out: str) -> None:
@@ -51,6 +53,7 @@ def child(plan_json: str, out: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True)
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated presets (default: %(default)s)")
     parser.add_argument("--child", nargs=2, metavar=("PLAN_JSON", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -61,7 +64,7 @@ def main() -> None:
     from tutor.engine.planner import TOLERANCE
 
     checks, failures = [], []
-    for settings in PLANS:
+    for settings in plans(tuple(args.models.split(","))):
         out = Path(tempfile.mkstemp(suffix=".json")[1])
         started = time.time()
         done = subprocess.run([sys.executable, __file__, "--out", args.out, "--child", json.dumps(settings), str(out)])

@@ -9,6 +9,7 @@ the `fake_jobs` fixture (conftest) empties it after each test.
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import time
@@ -19,6 +20,8 @@ from tutor.engine.events import EVENTS_FILE, EventTail, EventWriter, RunStatus, 
 from tutor.paths import runs_dir
 
 _JOBS: dict[Path, FakeJob] = {}
+PROMPT = "I want you to act as a motivation coach."
+HELD_OUT_PROMPT = "I want you to act as a gardener."
 ANSWERS = {
     "base": "I am a motivation coach and I coach coach coach",
     "tuned": "I want you to act as a motivation coach. My first request is to keep going.",
@@ -26,7 +29,7 @@ ANSWERS = {
 
 
 MODEL = dict(name="tiny", params=1_234_567, footprint_bytes=1_000_000, footprint_16bit_bytes=2_500_000,
-             device="cpu", quantized=True, teaching=True)
+             device="cpu", quantized=True, teaching=True, vocab_size=2048)
 
 
 def progress(step: int, steps: int, step_s: float, gpu: dict | None = None) -> dict:
@@ -66,6 +69,11 @@ class FakeJob(threading.Thread):
             if self.kind == "compare":
                 out.emit("phase", phase="reloading", message="AutoPeftModelForCausalLM")
                 self._answer(out, "tuned", phase="generating")
+                out.emit("prompts", prompts=[PROMPT, HELD_OUT_PROMPT], held_out=1, decoding="greedy, repetition penalty 1.5")
+                for stream in ("base", "tuned"):
+                    out.emit("generation", stream=stream, prompt=HELD_OUT_PROMPT, index=1, text=ANSWERS[stream],
+                             new_tokens=12, seconds=0.1)
+                out.emit("shape", total=1, base=0, tuned=1, base_runs=[[]], tuned_runs=[["my first request is"]])
             out.emit("phase", phase="done")
             out.emit("end", status="finished")
         finally:
@@ -76,7 +84,7 @@ class FakeJob(threading.Thread):
         for word in ANSWERS[stream].split(" "):
             out.emit("token", stream=stream, text=word + " ")
             time.sleep(self.step_s / 4)
-        out.emit("generation", stream=stream, prompt="I want you to act as a motivation coach.",
+        out.emit("generation", stream=stream, prompt=PROMPT,
                  text=ANSWERS[stream] + " ", new_tokens=12, seconds=0.1)
 
     def _train(self, out: EventWriter) -> str:
@@ -88,11 +96,16 @@ class FakeJob(threading.Thread):
             time.sleep(self.step_s)
             done = step
             out.emit("progress", **progress(step, self.steps, self.step_s, self.gpu))
+            if step % 2 == 0:  # an epoch end: the held-out loss falls, then turns up after epoch 2
+                eval_loss = round(3.1 * 0.95**step + 0.3 * max(step - 4, 0), 4)
+                out.emit("eval", step=step, total_steps=self.steps, epoch=step / 2, eval_loss=eval_loss,
+                         perplexity=round(math.exp(eval_loss), 2), best=step <= 4)
             if step == self.hold_after_step:
                 self.released.wait(30)
         cancelled = self.cancelled.is_set()
         out.emit("phase", phase="saving", message="saving the adapter")
-        out.emit("summary", global_step=done, train_loss=2.5, train_runtime=done * self.step_s,
+        out.emit("summary", global_step=done, recipe="seed", train_loss=2.5, last_step_loss=round(3.0 * 0.95**done, 4),
+                 eval_loss=None, eval_perplexity=None, train_runtime=done * self.step_s,
                  samples_per_s=1.0, steps_per_s=1.0, tokens_per_s=1500.0, epoch=done / 2,
                  adapter_dir=str(self.run_dir / "adapter"), cancelled=cancelled,
                  peak_gpu_bytes=None)

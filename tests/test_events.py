@@ -64,12 +64,12 @@ def test_describe_says_each_event_in_one_line() -> None:
     assert describe({"type": "model", "t": 1.0, **MODEL}) == \
         "model tiny (teaching model): 1,234,567 params, 976.56 KiB on cpu, 4-bit"
     assert describe({"type": "progress", "t": 1.0, **progress(2, 8, 0.5)}) == \
-        "step 2/8  epoch 1.00  loss 2.7075  lr 2.00e-04  1500 tok/s  eta 3s"
+        "step 2/8  epoch 1.00  step loss 2.7075  lr 2.00e-04  1500 tok/s  eta 3s"
     assert describe({"type": "error", "t": 1.0, "error_type": "DatasetError", "message": "no column 'x'",
                      "hint": "Set text_column."}) == "error (DatasetError): no column 'x'\nhint: Set text_column."
     summary = {"type": "summary", "t": 1.0, "global_step": 3, "train_loss": 2.5, "train_runtime": 75.0,
                "epoch": 1.5, "adapter_dir": "/r/adapter", "cancelled": True}
-    assert describe(summary) == ("cancelled after 3 steps, train loss 2.5000, 1m 15s; adapter saved to /r/adapter "
+    assert describe(summary) == ("cancelled after 3 steps, mean train loss 2.5000, 1m 15s; adapter saved to /r/adapter "
                                  "(the adapter holds what was trained so far)")
     assert describe({"type": "token", "t": 1.0, "stream": "base", "text": "Hi"}) is None
     assert invalid(summary) is None and invalid({"type": "token", "t": 1.0, "stream": "other", "text": ""})

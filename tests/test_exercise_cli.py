@@ -50,9 +50,13 @@ def test_solution_opens_after_one_failed_check(tutor_home, capsys):
     assert main(["exercise", "solution", "absmax"]) == 2
     assert "opens after one failed check" in capsys.readouterr().err
     assert main(["exercise", "start", "absmax"]) == 0
-    (tutor_home / "exercises" / "absmax.py").unlink()
+    file = tutor_home / "exercises" / "absmax.py"
+    file.unlink()
+    assert main(["exercise", "check", "absmax"]) == 1  # no attempt: the solution stays closed
+    assert main(["exercise", "solution", "absmax"]) == 2
+    file.write_text("def max_level(bits)\n")  # an attempt, however bad, opens it
     assert main(["exercise", "check", "absmax"]) == 1
-    capsys.readouterr()
+    assert "does not compile" in capsys.readouterr().out
     assert main(["exercise", "solution", "absmax"]) == 0
     assert capsys.readouterr().out == find_exercise("absmax").solution.read_text()
 
@@ -78,3 +82,9 @@ def test_lessons_link_every_exercise_and_only_real_ones():
 def test_watch_without_a_started_file_says_how_to_start(capsys):
     assert main(["exercise", "watch", "double-quant"]) == 2
     assert "qlora-tutor exercise start double-quant" in capsys.readouterr().err
+
+
+def test_starting_the_train_loop_puts_its_lora_layer_beside_it(tmp_path, capsys):
+    assert main(["exercise", "start", "train-loop", "--dir", str(tmp_path)]) == 0
+    assert (tmp_path / "lora_linear.py").read_text() == find_exercise("lora-linear").template.read_text()
+    assert (tmp_path / "train_loop.py").exists()

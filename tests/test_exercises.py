@@ -5,6 +5,8 @@ into one run so torch and the libraries load once."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tutor.engine.exercises import Exercise, Report, load_exercises, run_checks
@@ -44,6 +46,8 @@ MISTAKES = [
     ("plan-configs", [('bnb_4bit_quant_type="nf4"', 'bnb_4bit_quant_type="fp4"')], "fp4 is bitsandbytes' default"),
     ("plan-configs", [("gradient_checkpointing=True", "gradient_checkpointing=False")], "turn on gradient"),
     ("plan-configs", [('target_modules="all-linear"', 'target_modules=["q_proj", "v_proj"]')], "all linear layers"),
+    ("train-loop", [("    model.requires_grad_(False)\n", "")], "did not freeze the model"),
+    ("train-loop", [("        optimizer.step()\n", "")], "optimizer.step()"),
 ]
 
 CRASH = "def max_level(bits):\n    return 1 // 0\n"
@@ -62,13 +66,24 @@ def with_mistake(exercise: Exercise, replacements: list[tuple[str, str]]) -> str
     return text
 
 
+def workspace(folder, exercises, source) -> list[tuple[Exercise, Path]]:
+    """Each exercise's `source` file under the name a learner's workspace gives it."""
+    folder.mkdir()
+    for exercise in exercises:
+        (folder / exercise.file_name).write_text(source(exercise).read_text())
+    return [(exercise, folder / exercise.file_name) for exercise in exercises]
+
+
 @pytest.fixture(scope="module")
 def checked(tmp_path_factory) -> dict[str, list]:
     """One checker run over all solutions, all untouched files, all mistakes and two crashes."""
-    folder = tmp_path_factory.mktemp("learner")
+    root = tmp_path_factory.mktemp("learner")
     exercises = by_slug()
-    groups = {"solutions": [(e, e.solution) for e in exercises.values()],
-              "untouched": [(e, e.template) for e in exercises.values()], "mistakes": []}
+    groups = {"solutions": workspace(root / "solutions", exercises.values(), lambda e: e.solution),
+              "untouched": workspace(root / "untouched", exercises.values(), lambda e: e.template)}
+    folder = root / "mistakes"
+    workspace(folder, [exercises["lora-linear"]], lambda e: e.solution)  # what train-loop imports
+    groups["mistakes"] = []
     for index, (slug, replacements, _) in enumerate(MISTAKES):
         file = folder / f"mistake_{index}.py"
         file.write_text(with_mistake(exercises[slug], replacements))
@@ -76,11 +91,13 @@ def checked(tmp_path_factory) -> dict[str, list]:
     for name, text in (("crash", CRASH), ("broken", BROKEN)):
         (folder / f"{name}.py").write_text(text)
         groups[name] = [(exercises["absmax"], folder / f"{name}.py")]
-    before = {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in folder.iterdir()}
+    files = sorted(root.rglob("*"))
+    before = {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in files if path.is_file()}
     targets = [target for group in groups.values() for target in group]
     reports = iter(run_checks(targets))
     result = {name: [next(reports) for _ in group] for name, group in groups.items()}
-    result["unchanged"] = before == {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in folder.iterdir()}
+    result["unchanged"] = before == {path: (path.read_bytes(), path.stat().st_mtime_ns)
+                                     for path in sorted(root.rglob("*")) if path.is_file()}
     return result
 
 
@@ -91,7 +108,7 @@ def failures(report: Report) -> list[str]:
 def test_every_solution_passes_every_check(checked):
     for report in checked["solutions"]:
         assert report.passed, (report.exercise, failures(report))
-        assert len(report.results) >= 3
+        assert len(report.results) >= 2
 
 
 def test_untouched_exercises_fail_saying_not_written_yet(checked):

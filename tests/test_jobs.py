@@ -47,9 +47,11 @@ def test_list_runs_reads_status_from_events_and_pids():
 
 
 def test_runs_command_lists_them(capsys):
-    fake_run(paths.runs_dir(), "a-finished", [("summary", SUMMARY), ("end", {"status": "finished"})])
+    summary = {**SUMMARY, "global_step": 55, "eval_loss": 2.9, "eval_perplexity": 18.17}
+    fake_run(paths.runs_dir(), "a-finished", [("summary", summary), ("end", {"status": "finished"})])
     assert main(["runs"]) == 0
-    assert "a-finished" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "a-finished" in out and "55 steps, mean train loss 2.7000, eval loss 2.9000, eval perplexity 18.2" in out
     assert main(["runs", "a-finished", "--json"]) == 0  # replay of a finished run
     assert '"status": "finished"' in capsys.readouterr().out
 

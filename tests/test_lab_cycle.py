@@ -4,6 +4,7 @@ training with falling loss, saved adapter, reload, a different answer; cancel; e
 from __future__ import annotations
 
 import json
+import math
 import time
 
 import pytest
@@ -42,15 +43,30 @@ def test_train_run_is_the_full_cycle(trained):
     model = next(e for e in events if e["type"] == "model")
     assert model["quantized"] and model["teaching"] and model["footprint_bytes"] < model["footprint_16bit_bytes"]
     summary = next(e for e in events if e["type"] == "summary")
-    assert summary["global_step"] == 65 and not summary["cancelled"]  # 50 samples x 5 epochs at batch 4
+    # 50 samples, 8 held out: 42 to train on, 11 steps of batch 4 an epoch, 5 epochs
+    assert summary["global_step"] == 55 and not summary["cancelled"]
     print(f"train run: {seconds:.1f} s, summary {summary}")
 
 
 def test_loss_falls(trained):
     losses = [e["loss"] for e in trained[1] if e["type"] == "progress"]
-    assert len(losses) == 65
-    first, last = sum(losses[:13]) / 13, sum(losses[-13:]) / 13  # first and last epoch
+    assert len(losses) == 55
+    first, last = sum(losses[:11]) / 11, sum(losses[-11:]) / 11  # first and last epoch
     assert last < first - 0.3
+
+
+def test_held_out_loss_is_measured_at_each_epoch_end(trained):
+    events = trained[1]
+    evals = [e for e in events if e["type"] == "eval"]
+    assert [(e["step"], e["epoch"]) for e in evals] == [(11 * n, float(n)) for n in range(1, 6)]
+    assert all(e["perplexity"] == pytest.approx(math.exp(e["eval_loss"]), rel=1e-3) for e in evals)
+    best = min(evals, key=lambda e: e["eval_loss"])
+    summary = next(e for e in events if e["type"] == "summary")
+    assert (summary["eval_loss"], summary["best_eval_loss"], summary["best_eval_step"]) == (
+        evals[-1]["eval_loss"], best["eval_loss"], best["step"])
+    losses = [e["loss"] for e in events if e["type"] == "progress"]
+    assert summary["last_step_loss"] == pytest.approx(losses[-1], abs=1e-4)
+    assert summary["train_loss"] == pytest.approx(sum(losses) / len(losses), abs=1e-3)
 
 
 def test_adapter_is_saved_and_the_answer_changes(trained):
@@ -77,13 +93,27 @@ def run_in_process(kind: str, config: RunConfig):
     return read_all(run_dir)
 
 
+def test_eval_steps_add_measurements_between_epoch_ends():
+    # 20 samples, 5 held out: 15 to train, 4 steps of batch 4 an epoch, 8 in 2 epochs
+    events = run_in_process("train", RunConfig(num_samples=20, epochs=2.0, eval_steps=3, max_new_tokens=5))
+    assert events[-1]["status"] == "finished"
+    assert [(e["step"], e["epoch"]) for e in events if e["type"] == "eval"] == [(3, 0.75), (4, 1.0), (6, 1.5), (8, 2.0)]
+
+
 def test_compare_reloads_the_adapter_and_reproduces_both_answers(trained):
     run_dir, train_events, _ = trained
     events = run_in_process("compare", RunConfig(adapter=str(run_dir / "adapter")))
     assert_valid_events(events)
     before = {e["stream"]: e["text"] for e in train_events if e["type"] == "generation"}
-    after = {e["stream"]: e["text"] for e in events if e["type"] == "generation"}
+    after = {e["stream"]: e["text"] for e in events if e["type"] == "generation" and e["index"] == 0}
     assert after == before  # greedy decoding: the same model and prompt give the same answer
+    prompts = next(e for e in events if e["type"] == "prompts")
+    assert prompts["held_out"] == 8 and prompts["prompts"][0] == RunConfig().prompt
+    assert all(p.startswith("I want you to act as") and p.endswith(".") for p in prompts["prompts"][1:])
+    answered = [(e["index"], e["stream"]) for e in events if e["type"] == "generation"]
+    assert answered == [(i, stream) for i in range(9) for stream in ("base", "tuned")]
+    shape = next(e for e in events if e["type"] == "shape")
+    assert shape["total"] == 8 and 0 <= shape["base"] <= 8 and 0 <= shape["tuned"] <= 8
 
 
 def test_cancel_mid_run_saves_a_loadable_adapter(tmp_path):
@@ -98,7 +128,7 @@ def test_cancel_mid_run_saves_a_loadable_adapter(tmp_path):
     events = read_all(handle.run_dir)
     assert_valid_events(events)
     summary = next(e for e in events if e["type"] == "summary")
-    assert summary["cancelled"] and 3 <= summary["global_step"] < 650
+    assert summary["cancelled"] and 3 <= summary["global_step"] < 550
     assert any("cancelled at step" in e["message"] for e in events if e["type"] == "warning")
     from peft import AutoPeftModelForCausalLM
 
@@ -120,7 +150,7 @@ def test_errors_in_the_job_become_error_events_with_hints(tmp_path):
 
 
 def test_headless_train_prints_events_and_exits_by_status(tmp_path, capsys):
-    code = main(["train", "--json", "--device", "cpu", "--epochs", "1", "--num-samples", "8", "--max-new-tokens", "5",
+    code = main(["train", "--json", "--device", "cpu", "--epochs", "1", "--num-samples", "8", "--eval-fraction", "0", "--max-new-tokens", "5",
                  "--output", str(tmp_path / "cli-run")])
     assert code == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

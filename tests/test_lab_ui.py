@@ -11,14 +11,16 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from textual.widgets import Button, Input, Select, Static
+from rich.text import Text
+from textual.widgets import Button, Input, Select, Static, Switch
 
 from conftest import wait_until
-from fakes import ANSWERS, FakeRunner
+from fakes import ANSWERS, HELD_OUT_PROMPT, PROMPT, FakeRunner
 from lessons.panels.lab_baseline import LabBaselinePanel
 from lessons.panels.lab_compare import LabComparePanel
 from lessons.panels.lab_train import LabTrainPanel
 from tutor.ui.app import create_app
+from tutor.ui.widgets.answer_pairs import AnswerPairs, underline_runs, word_diff
 from tutor.ui.widgets.gpu_gauge import GpuGauge
 from tutor.ui.widgets.loss_chart import LossChart
 from tutor.ui.widgets.model_footprint import ModelFootprint
@@ -74,10 +76,13 @@ async def test_lab_train_runs_to_completion() -> None:
         await click(pilot, "#start")
         await wait_until(pilot, lambda: panel.run is not None and ended(panel))
         assert panel.run.status == "finished"
-        assert chart.steps == list(range(1, 9))
-        assert chart.losses[0] > chart.losses[-1]
-        assert "training loss" in plain(chart.render())
-        assert "step 8/8" in shown(progress) and "finished" in shown(progress)
+        assert chart.run.steps == list(range(1, 9)) and chart.run.eval_steps == [2, 4, 6, 8]
+        assert chart.run.losses[0] > chart.run.losses[-1]
+        await wait_until(pilot, lambda: "best epoch 2" in plain(chart.render()))  # the next redraw
+        drawn = plain(chart.render())  # the fake's held-out loss turns up after epoch 2
+        assert "train loss" in drawn and "eval loss" in drawn and "uniform guess ln(2,048) = 7.62" in drawn
+        assert "step 8/8" in shown(progress) and "finished" in shown(progress) and "last step loss" in shown(progress)
+        assert "eval loss 3.2566 · eval perplexity 26.0" in shown(panel.query_one("#run-progress-eval", Static))
         assert "1,500 tokens/s" in shown(progress)
         assert "CPU run — no GPU memory" in shown(panel.query_one("#gpu-gauge-text", Static))
         log = log_text(panel.query_one(RunLog))
@@ -157,14 +162,14 @@ async def test_cancel_stops_at_the_next_step_and_saves_the_adapter() -> None:
     async with app.run_test(size=SIZE) as pilot:
         panel, chart, _ = train_panes(app)
         await click(pilot, "#start")
-        await wait_until(pilot, lambda: len(chart.steps) == 3)
+        await wait_until(pilot, lambda: len(chart.run.steps) == 3)
         await click(pilot, "#cancel")
         assert "stopping after the current step" in shown(panel.query_one(".lab-status", Static))
         assert panel.query_one("#cancel", Button).disabled
         FakeRunner.release_all()
         await wait_until(pilot, lambda: ended(panel))
         assert panel.run.status == "cancelled"
-        assert chart.steps == [1, 2, 3]
+        assert chart.run.steps == [1, 2, 3]
         assert "cancelled after 3 steps" in log_text(panel.query_one(RunLog)).replace("\n", "")
         assert "the adapter holds what was trained" in shown(panel.query_one(".lab-status", Static))
         assert (panel.run.run_dir / "adapter" / "adapter_model.safetensors").exists()
@@ -175,7 +180,7 @@ async def test_leaving_the_lesson_keeps_the_run_and_coming_back_replays_it() -> 
     async with app.run_test(size=SIZE) as pilot:
         panel, chart, _ = train_panes(app)
         await click(pilot, "#start")
-        await wait_until(pilot, lambda: len(chart.steps) == 4)
+        await wait_until(pilot, lambda: len(chart.run.steps) == 4)
         run = panel.run
         app.open_lesson("why-qlora")
         await wait_until(pilot, lambda: not app.screen.query(LabTrainPanel))
@@ -186,7 +191,7 @@ async def test_leaving_the_lesson_keeps_the_run_and_coming_back_replays_it() -> 
         await wait_until(pilot, lambda: app.screen.query(LabTrainPanel) and ended(app.screen.query_one(LabTrainPanel)))
         panel, chart, progress = train_panes(app)
         assert panel.run is run
-        assert chart.steps == list(range(1, 9))
+        assert chart.run.steps == list(range(1, 9))
         assert "step 8/8" in shown(progress)
 
 
@@ -195,20 +200,20 @@ async def test_relaunching_the_app_reattaches_and_replays_the_loss_curve() -> No
     async with first.run_test(size=SIZE) as pilot:
         panel, chart, _ = train_panes(first)
         await click(pilot, "#start")
-        await wait_until(pilot, lambda: len(chart.steps) == 4)
+        await wait_until(pilot, lambda: len(chart.run.steps) == 4)
         run_dir = panel.run.run_dir
     # The UI is gone; the job (held at step 4) is not. A new app, same QLORA_TUTOR_HOME:
     second = create_app(start_lesson="lab-train", runner=FakeRunner())
     async with second.run_test(size=SIZE) as pilot:
         panel, chart, progress = train_panes(second)
-        await wait_until(pilot, lambda: len(chart.steps) == 4 and "step 4/8" in shown(progress))
+        await wait_until(pilot, lambda: len(chart.run.steps) == 4 and "step 4/8" in shown(progress))
         assert panel.run.run_dir == run_dir and panel.run.is_active
-        assert chart.steps == [1, 2, 3, 4]
+        assert chart.run.steps == [1, 2, 3, 4]
         assert panel.query_one("#start", Button).disabled
         FakeRunner.release_all()
         await wait_until(pilot, lambda: ended(panel))
         assert panel.run.status == "finished"
-        assert chart.steps == list(range(1, 9))
+        assert chart.run.steps == list(range(1, 9))
         assert "step 8/8" in shown(progress) and "finished" in shown(progress)
 
 
@@ -231,9 +236,15 @@ async def test_lab_baseline_shows_footprint_and_streams_the_answer() -> None:
         assert (kind, config.model, config.prompt) == ("generate", "tiny", "Say hi")
 
 
-async def test_lab_compare_lists_adapter_files_and_streams_both_answers() -> None:
+def finished_fake_train():
+    """A fake train run that saved an adapter, for lab-compare to pick."""
     trained = FakeRunner(steps=2).start("train", None)
     assert trained.wait(timeout=30) == "finished"
+    return trained
+
+
+async def test_lab_compare_lists_adapter_files_and_shows_the_answer_pairs() -> None:
+    trained = finished_fake_train()
     runner = FakeRunner()
     app = create_app(start_lesson="lab-compare", runner=runner)
     async with app.run_test(size=SIZE) as pilot:
@@ -243,10 +254,34 @@ async def test_lab_compare_lists_adapter_files_and_streams_both_answers() -> Non
         await click(pilot, "#start")
         await wait_until(pilot, lambda: panel.run is not None and ended(panel))
         assert panel.run.status == "finished"
-        assert panel.query_one("#compare-base", StreamView).text == ANSWERS["base"] + " "
-        assert panel.query_one("#compare-tuned", StreamView).text == ANSWERS["tuned"] + " "
+        pairs = panel.query_one(AnswerPairs)
+        assert pairs.answers[(0, "base")] == ANSWERS["base"] + " " and pairs.answers[(1, "tuned")] == ANSWERS["tuned"]
+        assert pairs.prompts == [PROMPT, HELD_OUT_PROMPT]
+        drawn = plain(panel.query_one(".answer-pairs-body", Static).content)
+        assert "held-out prompt 1: I want you to act as a gardener." in drawn
+        assert "fine-tuned 1/1" in shown(panel.query_one(".answer-pairs-shape", Static))
+        assert "decoding: greedy, repetition penalty 1.5" in shown(panel.query_one(".answer-pairs-decoding", Static))
         kind, config = runner.started[0]
         assert kind == "compare" and config.adapter == str(trained.run_dir / "adapter")
+        # the decoding settings are the learner's to change
+        panel.query_one("#field-sampling", Switch).value = True
+        await type_into(pilot, "#field-temperature", "1.2")
+        await type_into(pilot, "#field-seed", "7")
+        await type_into(pilot, "#field-repetition_penalty", "1.0")
+        await click(pilot, "#start")
+        await wait_until(pilot, lambda: len(runner.started) == 2)
+        config = runner.started[-1][1]
+        assert (config.sampling, config.temperature, config.seed, config.repetition_penalty) == (True, 1.2, 7, 1.0)
+
+
+def test_word_diff_highlights_only_the_changed_words() -> None:
+    before, after = word_diff("I am a coach and I coach", "I want you to act as a coach")
+    changed = lambda text: [text.plain[s.start:s.end].strip() for s in text.spans if s.style]  # noqa: E731
+    assert changed(before) == ["am", "and I coach"]
+    assert changed(after) == ["want you to act as"]
+    assert after.plain == "I want you to act as a coach "
+    shaped = underline_runs(Text("Fine. My first request is: help."), ["my first request is"])
+    assert [shaped.plain[s.start:s.end] for s in shaped.spans if s.style == "underline"] == ["My first request is"]
 
 
 async def test_lab_compare_without_adapters_says_to_train_first() -> None:
@@ -307,6 +342,60 @@ async def test_lab_train_on_the_real_tiny_model() -> None:
         await wait_until(pilot, lambda: panel.run is not None and ended(panel), timeout=300)
         log = log_text(panel.query_one(RunLog))
         assert panel.run.status == "finished", log
-        assert chart.steps and chart.steps[-1] == int(shown(progress).split("step ")[1].split("/")[0])
+        assert chart.run.steps and chart.run.steps[-1] == int(shown(progress).split("step ")[1].split("/")[0])
         assert "teaching" in log or "tiny" in log
         assert (panel.run.run_dir / "adapter" / "adapter_model.safetensors").exists()
+
+
+def test_chart_axes_are_fixed_for_the_whole_run() -> None:
+    from tutor.ui.widgets.loss_chart import Curves, nice_ticks, y_top
+
+    chart = LossChart()
+    chart.apply([{"type": "model", "vocab_size": 2048}])
+    chart.apply([{"type": "progress", "step": 1, "total_steps": 55, "loss": 7.9}])
+    first = chart.axes()
+    assert first == (55, 8.5)  # ln(2048) = 7.62, x 1.1 = 8.38, up to the next half
+    for step in range(2, 56):
+        chart.apply([{"type": "progress", "step": step, "total_steps": 55, "loss": 7.9 - step / 20}])
+        assert chart.axes() == first
+    chart.apply([{"type": "progress", "step": 56, "total_steps": 55, "loss": 9.8}])
+    assert chart.axes() == (55, 10.0)  # a loss above the frame grows it, never shrinks it
+    assert y_top([Curves(vocab_size=250880)]) == 14.0  # bloom's vocabulary: ln = 12.43
+    assert nice_ticks(55, whole=True) == [0, 10, 20, 30, 40, 50]
+    assert nice_ticks(3, whole=True) == [0, 1, 2, 3]
+    assert nice_ticks(8.5, most=4) == [0, 5]
+
+
+async def test_chart_draws_a_finished_run_next_to_this_one() -> None:
+    runner = FakeRunner(steps=4)
+    app = create_app(start_lesson="lab-train", runner=runner)
+    async with app.run_test(size=SIZE) as pilot:
+        panel, chart, _ = train_panes(app)
+        panel.query_one("#start", Button).press()
+        await wait_until(pilot, lambda: panel.run is not None and ended(panel))
+        first = panel.run
+        panel.query_one("#start", Button).press()
+        await wait_until(pilot, lambda: panel.run is not first and ended(panel))
+        choice = panel.query_one("#compare-run", Select)
+        await wait_until(pilot, lambda: len(choice._options) > 1)
+        choice.value = str(first.run_dir)
+        await wait_until(pilot, lambda: chart.reference is not None)
+        assert chart.reference.steps == [1, 2, 3, 4] and chart.reference.name == f"{first.run_dir.name} (seed)"
+        await wait_until(pilot, lambda: f"{first.run_dir.name} (seed): train loss" in plain(chart.render()))
+
+
+async def test_choosing_a_recipe_fills_the_form_and_reaches_the_run() -> None:
+    runner = FakeRunner(steps=2)
+    app = create_app(start_lesson="lab-train", runner=runner)
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.screen.query_one(LabTrainPanel)
+        panel.query_one("#field-recipe", Select).value = "paper"
+        await wait_until(pilot, lambda: panel.query_one("#field-lora_r", Input).value == "64")
+        assert panel.query_one("#field-max_grad_norm", Input).value == "0.3"
+        assert panel.query_one("#field-lr_scheduler", Select).value == "constant"
+        await click(pilot, "#start")
+        await wait_until(pilot, lambda: runner.started)
+        kind, config = runner.started[-1]
+        assert (config.recipe, config.lora_r, config.lora_dropout, config.target_modules) == ("paper", 64, 0.1, "all-linear")
+        panel.query_one("#field-recipe", Select).value = "seed"
+        await wait_until(pilot, lambda: panel.query_one("#field-lora_r", Input).value == "16")

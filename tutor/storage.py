@@ -5,7 +5,8 @@ model) are filled under a hidden staging name and renamed into place only when c
 `reason` turns an OSError into the few words a learner can act on ("the disk is full").
 
 For fault-injection tests across processes, `QLORA_TUTOR_FAULT=<errno name>@<place>` makes
-`inject_fault(place)` raise that OSError (for example `ENOSPC@adapter`); unset, it does nothing.
+`inject_fault(place, path)` raise that OSError (places: `adapter`, `export`, `events`); unset,
+it does nothing.
 """
 
 from __future__ import annotations

@@ -16,12 +16,12 @@ from tutor.engine.config import ConfigError, RunConfig
 from tutor.engine.errors import LabError
 from tutor.engine.jobs import ADAPTER_DIR, CONFIG_FILE
 from tutor.units import human_bytes
+from tutor.ui.widgets.answer_pairs import AnswerPairs
 from tutor.ui.widgets.config_form import ConfigForm
 from tutor.ui.widgets.live_text import LiveText
 from tutor.ui.widgets.run_log import RunLog
-from tutor.ui.widgets.stream_view import StreamView
 
-FORM_FIELDS = ("prompt", "max_new_tokens", "repetition_penalty")
+FORM_FIELDS = ("prompt", "sampling", "temperature", "seed", "repetition_penalty", "max_new_tokens")
 
 
 def files_table(run_dir: Path) -> Table:
@@ -47,14 +47,12 @@ class LabComparePanel(LabPanel):
     def compose(self) -> ComposeResult:
         yield self.adapter_choice()
         yield Static("", id="adapter-files")
-        yield ConfigForm(FORM_FIELDS, id="compare-form")
+        yield ConfigForm(FORM_FIELDS, id="compare-form", flat=True)
         with Horizontal(classes="lab-buttons"):
             yield Button("Reload and compare", id="start", variant="primary")
-        yield LiveText("The base answer (adapter off) streams first, then the fine-tuned one (adapter on).",
-                       classes="lab-status")
-        with Horizontal(classes="stream-pair"):
-            yield StreamView("base", "base model", id="compare-base", classes="run-pane")
-            yield StreamView("tuned", "fine-tuned (base + adapter)", id="compare-tuned", classes="run-pane")
+        yield LiveText("For each prompt the base answer (adapter off) streams first, then the fine-tuned one "
+                       "(adapter on): the lesson's prompt, then prompts held out from training.", classes="lab-status")
+        yield AnswerPairs(id="compare-answers", classes="run-pane")
         yield RunLog(id="compare-log", classes="run-pane")
 
     def adapter_choice(self) -> Select:

@@ -129,3 +129,20 @@ async def test_tui_says_once_when_the_disk_fills_during_a_session(monkeypatch):
         assert len(warnings) == 1 and "the disk is full" in warnings[0]
         assert app.progress.status("intro") == DONE
     assert load_progress().status("intro") == IN_PROGRESS  # what was saved before the disk filled
+
+
+async def test_a_lab_run_on_a_home_that_is_a_file_is_one_line_in_the_panel(home_is_a_file):
+    from fakes import FakeRunner
+    from textual.widgets import Static
+
+    from lessons.panels.lab_train import LabTrainPanel
+    from tutor.ui.app import create_app
+
+    app = create_app(start_lesson="lab-train", runner=FakeRunner(steps=2))
+    async with app.run_test(size=(100, 40)) as pilot:
+        panel = app.screen.query_one(LabTrainPanel)
+        panel.action_start()  # presses #start
+        await pilot.pause()
+        status = str(panel.query_one(".lab-status", Static).render())
+        assert f"cannot create the tutor's folder {home_is_a_file}: a file is in the way" in status
+        assert panel.run is None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -58,6 +57,8 @@ def damaged_runs():
     damage("job-pid", job=b'{"kind": "train", "started_at": 1, "pid": "abc"}')
     damage("job-list", job=b"[]")
     damage("job-utf8", job=b'{"kind": "tr\xffain"}')
+    (good_run("config-types") / jobs.CONFIG_FILE).write_text("[model]\nmodel = 5\n")
+    (good_run("config-binary") / jobs.CONFIG_FILE).write_bytes(bytes(range(256)))
     folder = good_run("events-folder")
     (folder / "events.jsonl").unlink()
     (folder / "events.jsonl").mkdir()
@@ -69,7 +70,8 @@ def test_a_damaged_run_folder_hides_only_itself(damaged_runs, capsys):
     assert "Traceback" not in err
     listed = {line.split()[0]: line.split()[2] for line in out.splitlines()[1:]}
     assert listed == {"good": "finished", "events-number": "finished", "events-object": "finished",
-                      "events-utf8": "finished", "events-folder": "lost"}
+                      "events-utf8": "finished", "events-folder": "lost", "config-types": "finished",
+                      "config-binary": "finished"}
 
 
 async def test_the_app_starts_over_damaged_run_folders(damaged_runs):

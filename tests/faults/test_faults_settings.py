@@ -62,8 +62,13 @@ def test_a_config_that_is_binary_or_a_folder(capsys, tmp_path):
     assert f"cannot read config {tmp_path}: Is a directory" in one_line_error(capsys)
 
 
-def test_a_config_with_inf_in_it_is_refused():
-    assert {e.field for e in RunConfig.from_toml("[training]\nepochs = inf\n").validate()} == {"epochs"}
+@pytest.mark.parametrize("toml, field", [
+    ("[training]\nepochs = inf\n", "epochs"),
+    ("[model]\ntarget_modules = [1, 2]\n", "target_modules"),
+    ("[model]\ntarget_modules = \" , \"\n", "target_modules"),
+])
+def test_a_config_with_unrunnable_values_is_refused(toml, field):
+    assert {e.field for e in RunConfig.from_toml(toml).validate()} == {field}
 
 
 def test_an_empty_dataset_file_and_a_folder_say_so(tmp_path):
@@ -103,3 +108,12 @@ def test_bitsandbytes_kernels_warning_is_not_shown():
     result = subprocess.run([sys.executable, "-c", "import tutor.engine, bitsandbytes"], cwd=REPO,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "kernels" not in result.stderr
+
+
+def test_the_data_command_on_an_empty_file_and_a_folder(tmp_path, capsys):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert main(["data", str(empty)]) == 2
+    assert f"data file {empty} is empty" in one_line_error(capsys)
+    assert main(["data", str(tmp_path)]) == 2
+    assert f"data file {tmp_path} is a folder, not a file" in one_line_error(capsys)

@@ -90,10 +90,25 @@ def test_sigterm_at_a_step_stops_at_once_and_claims_no_adapter(tmp_path):
 @pytest.mark.slow
 def test_a_disk_that_fills_during_the_save_is_reported_as_full(tmp_path, monkeypatch):
     monkeypatch.setenv("QLORA_TUTOR_FAULT", "ENOSPC@adapter")
-    config = RunConfig(epochs=1, num_samples=8, max_new_tokens=5, device="cpu")
+    config = RunConfig(epochs=1, num_samples=8, eval_fraction=0.0, max_new_tokens=5, device="cpu")
     handle = SubprocessRunner().start("train", config, tmp_path / "run")
     assert handle.wait(timeout=300) is RunStatus.FAILED
     error = next(e for e in read_all(handle.run_dir) if e["type"] == "error")
     assert error["message"] == f"cannot write {handle.run_dir / 'adapter'}: the disk is full" and "Free some space" in error["hint"]
     assert not (handle.run_dir / "adapter").exists()
     assert [p.name for p in handle.run_dir.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_disk_too_full_for_any_event_ends_the_worker_with_one_line(tmp_path):
+    from tutor.engine.jobs import CONFIG_FILE, write_job
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    RunConfig().save(run_dir / CONFIG_FILE)
+    write_job(run_dir, {"kind": "train", "started_at": time.time()})
+    result = subprocess.run([sys.executable, "-m", "tutor.engine.worker", str(run_dir)], cwd=REPO, timeout=120,
+                            capture_output=True, text=True, env=dict(os.environ, QLORA_TUTOR_FAULT="ENOSPC@events"))
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (f"cannot write the events: cannot write {run_dir / 'events.jsonl'}: "
+                                              "the disk is full")
+    assert read_all(run_dir) == [] and not (run_dir / "adapter").exists()

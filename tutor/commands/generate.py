@@ -14,7 +14,7 @@ from tutor.commands.train import add_config_options, add_job_options, config_fro
 
 GENERATE_FIELDS = {
     "model", "adapter", "prompt", "max_new_tokens", "repetition_penalty", "device",
-    "load_in_4bit", "quant_type", "double_quant", "compute_dtype", "seed",
+    "load_in_4bit", "quant_type", "double_quant", "compute_dtype", "seed", "sampling", "temperature",
 }
 
 

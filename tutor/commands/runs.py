@@ -24,6 +24,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from tutor import paths
     from tutor.engine.errors import LabError
+    from tutor.engine.events import loss_figures
     from tutor.engine.jobs import attach, list_runs
 
     root = Path(args.root).expanduser() if args.root else paths.runs_dir()
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     for info in runs:
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.started_at))
         if info.summary:
-            result = f"{info.summary['global_step']} steps, loss {info.summary['train_loss']}"
+            result = f"{info.summary['global_step']} steps, {loss_figures(info.summary)}"
         elif info.error:
             result = info.error.get("message", "")[:60]
         else:

@@ -66,11 +66,14 @@ def config_from_args(args: argparse.Namespace):
     """The --config file (or the defaults) with every given option applied, validated."""
     from tutor.engine.config import ConfigError, RunConfig
     from tutor.engine.errors import LabError
+    from tutor.engine.recipes import SETTINGS, apply_recipe
 
     try:
         config = RunConfig.load(args.config) if getattr(args, "config", None) else RunConfig()
     except LabError as exc:
         raise CommandError.from_lab(exc) from None
+    if getattr(args, "recipe", None) in SETTINGS:  # first, so the other options override it
+        config = apply_recipe(config, args.recipe)
     for f in fields(RunConfig):
         value = getattr(args, f.name, None)
         if value is not None:
@@ -203,7 +206,7 @@ class RichPrinter(JsonPrinter):
     def show(self, event: dict) -> None:
         kind = event["type"]
         if kind == "progress":
-            detail = f"loss {event['loss']:.3f}" + (f"  {event['tokens_per_s']:.0f} tok/s" if event.get("tokens_per_s") else "")
+            detail = f"step loss {event['loss']:.3f}" + (f"  {event['tokens_per_s']:.0f} tok/s" if event.get("tokens_per_s") else "")
             if self.task is None:
                 self.progress.start()
                 self.task = self.progress.add_task("train", total=event["total_steps"], detail=detail)

@@ -11,15 +11,14 @@ import os
 from typing import Callable
 
 from tutor.engine.config import RunConfig
-from tutor.engine.gpu_queue import GIB, Decision, GpuQueue, Ticket, memory_cap, visible_gpus
+from tutor.engine.gpu_queue import Decision, GpuQueue, Ticket, memory_cap, visible_gpus
 
-HEADROOM = 1.2  # on top of the estimate: allocator fragmentation and the caching reserve
-CUDA_CONTEXT_BYTES = 1 * GIB  # the CUDA context and kernels, outside PyTorch's allocator
 GPU_BATCH = 8  # batch_size = auto starts here on a GPU (tutor.engine.training.train)
 
 
 def job_peak_bytes(config: RunConfig, kind: str) -> int | None:
-    """The GPU memory a job of `kind` asks for: the engine's estimate plus headroom, or
+    """The GPU memory a job of `kind` asks for: the engine's estimate plus the headroom every
+    verdict uses (`memory.required_bytes`), or
     None when the model's size is unknown (then it asks for a whole GPU)."""
     from tutor.engine import memory
     from tutor.engine.models import estimated_params, resolve_model, shape_of
@@ -41,7 +40,7 @@ def job_peak_bytes(config: RunConfig, kind: str) -> int | None:
         need = bill.total
     else:  # answering: the weights, and a short prompt's activations
         need = memory.estimate(params, method, shape, batch=1, seq_len=config.max_length).weights
-    return int(need * HEADROOM + CUDA_CONTEXT_BYTES)
+    return int(memory.required_bytes(need))
 
 
 def wait_for_turn(config: RunConfig, kind: str, label: str, emit: Callable[..., object],

@@ -28,6 +28,8 @@ LORA_BIASES = ("none", "all", "lora_only")
 DEVICES = ("auto", "cpu", "cuda")
 OPTIMIZERS = ("auto", "adamw_torch", "adamw_torch_fused", "paged_adamw_8bit", "paged_adamw_32bit", "adamw_8bit")
 SPEEDS = ("auto", "packed", "seed")
+LR_SCHEDULERS = ("linear", "constant", "cosine")
+RECIPES = ("seed", "paper", "fast", "overfit")
 # Upper bounds that catch a typo before anything loads; none limits a run that makes sense.
 # The rank is checked again against the model's own weights once it is loaded
 # (`presets.check_rank`); the longest context among the presets is 131072 tokens.
@@ -59,6 +61,10 @@ def _section(name: str, default: Any, help_: str) -> Any:
 class RunConfig:
     """Everything a lab run needs. `metadata["help"]` is one line a form can show."""
 
+    # [recipe]
+    recipe: str = _section(
+        "recipe", "seed", "seed, paper, fast or overfit: sets the LoRA and training fields below"
+    )
     # [model]
     model: str = _section("model", "tiny", "preset name, hub id, or local folder")
     target_modules: str = _section(
@@ -97,15 +103,25 @@ class RunConfig:
         "bf16 without autocast (faster, same loss); "
         "seed: the seed's recipe; auto: packed on a GPU, seed on CPU",
     )
-    seed: int = _section("training", 42, "random seed for a repeatable run")
+    lr_scheduler: str = _section("training", "linear", "linear (to 0, the seed's), constant or cosine")
+    max_grad_norm: float = _section("training", 1.0, "gradients longer than this are scaled down to it")
+    seed: int = _section("training", 42, "random seed for a repeatable run and the held-out split")
     # [data]
     dataset: str = _section("data", BUNDLED_DATASET, "bundled, a hub dataset id, or a .jsonl/.csv/.txt")
     text_column: str = _section("data", "prompt", "the column that holds the training text")
     num_samples: int = _section("data", 50, "use the first N rows")
+    eval_fraction: float = _section(
+        "data", 0.15, "share of the samples held out for evaluation (at least 5), 0 turns it off"
+    )
+    eval_steps: int = _section("data", 0, "also evaluate every N steps (0: only at each epoch end)")
     # [generation]
     prompt: str = _section("generation", DEFAULT_PROMPT, "what the model is asked before and after")
     max_new_tokens: int = _section("generation", 50, "length of each answer")
-    repetition_penalty: float = _section("generation", 1.5, "above 1 discourages repeating tokens")
+    repetition_penalty: float = _section(
+        "generation", 1.5, "above 1 lowers every token already in the text, the prompt's own included"
+    )
+    sampling: bool = _section("generation", False, "off: greedy (always the likeliest token); on: sample")
+    temperature: float = _section("generation", 0.7, "with sampling: below 1 sharper, above 1 wilder")
     adapter: str = _section("generation", "", "adapter folder for generate/compare (empty: base)")
 
     def validate(self) -> list[FieldError]:
@@ -126,7 +142,7 @@ class RunConfig:
         if errors:
             return errors
         need(bool(self.model.strip()), "model", "must not be empty")
-        need(bool(self.target_modules.strip()), "target_modules", "must not be empty")
+        need(bool(self.target_module_spec()), "target_modules", "must name at least one module")
         need(self.device in DEVICES, "device", f"must be one of {', '.join(DEVICES)}")
         need(self.quant_type in QUANT_TYPES, "quant_type", f"must be one of {', '.join(QUANT_TYPES)}")
         need(self.compute_dtype in COMPUTE_DTYPES, "compute_dtype", f"must be one of {', '.join(COMPUTE_DTYPES)}")
@@ -146,12 +162,18 @@ class RunConfig:
         need(0 <= self.seed < 2**32, "seed", "must be between 0 and 2**32 - 1 (numpy's seed range)")
         need(self.optim in OPTIMIZERS, "optim", f"must be one of {', '.join(OPTIMIZERS)}")
         need(self.speed in SPEEDS, "speed", f"must be one of {', '.join(SPEEDS)}")
+        need(self.recipe in RECIPES, "recipe", f"must be one of {', '.join(RECIPES)}")
+        need(self.lr_scheduler in LR_SCHEDULERS, "lr_scheduler", f"must be one of {', '.join(LR_SCHEDULERS)}")
+        need(self.max_grad_norm > 0, "max_grad_norm", "must be greater than 0")
         need(bool(self.dataset.strip()), "dataset", "must not be empty")
         need(bool(self.text_column.strip()), "text_column", "must not be empty")
         need(self.num_samples >= 1, "num_samples", "must be at least 1")
+        need(0 <= self.eval_fraction < 1, "eval_fraction", "must be in [0, 1)")
+        need(self.eval_steps >= 0, "eval_steps", "must be 0 or more")
         need(bool(self.prompt.strip()), "prompt", "must not be empty")
         need(1 <= self.max_new_tokens <= 4096, "max_new_tokens", "must be between 1 and 4096")
         need(self.repetition_penalty > 0, "repetition_penalty", "must be greater than 0")
+        need(self.temperature > 0, "temperature", "must be greater than 0")
         return errors
 
     def check(self) -> "RunConfig":
@@ -194,9 +216,10 @@ class RunConfig:
         unknown = sorted(set(flat) - known)
         if unknown:
             raise ConfigError([FieldError(name, "unknown setting") for name in unknown])
-        if isinstance(flat.get("target_modules"), list):
-            flat["target_modules"] = ",".join(flat["target_modules"])
-        for name in ("lora_alpha", "lora_dropout", "learning_rate", "epochs", "repetition_penalty"):
+        names = flat.get("target_modules")
+        if isinstance(names, list) and all(isinstance(name, str) for name in names):
+            flat["target_modules"] = ",".join(names)  # any other list is refused by validate()
+        for name in FLOAT_FIELDS:
             if isinstance(flat.get(name), int) and not isinstance(flat[name], bool):
                 flat[name] = float(flat[name])
         return cls(**flat)
@@ -223,6 +246,7 @@ class RunConfig:
         return asdict(self)
 
 
+FLOAT_FIELDS = tuple(f.name for f in fields(RunConfig) if f.type == "float")
 SECTIONS = tuple(dict.fromkeys(f.metadata["section"] for f in fields(RunConfig)))
 
 

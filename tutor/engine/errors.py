@@ -16,3 +16,10 @@ class LabError(Exception):
         super().__init__(message)
         if hint is not None:
             self.hint = hint
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message, or its type's name when the message is
+    empty (some libraries raise with none), for a one-line report."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__

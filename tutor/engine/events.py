@@ -22,6 +22,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Literal, TypedDict, Union, get_args, get_origin, get_type_hints, is_typeddict
 
+from tutor.storage import inject_fault
 from tutor.units import human_bytes, human_duration
 
 if sys.version_info >= (3, 11):
@@ -74,6 +75,7 @@ class ModelEvent(_Event):
     device: str
     quantized: bool
     teaching: bool
+    vocab_size: NotRequired[int]  # ln(vocab_size) is the loss of a uniform guess
 
 
 class ProgressEvent(_Event):
@@ -90,12 +92,35 @@ class ProgressEvent(_Event):
     gpu: Union[GpuMemory, None]
 
 
+class EvalEvent(_Event):
+    """The loss on the held-out samples, at an epoch end (or every eval_steps steps)."""
+
+    type: Literal["eval"]
+    step: int
+    total_steps: int
+    epoch: float
+    eval_loss: float
+    perplexity: float  # exp(eval_loss)
+    best: bool  # the lowest eval_loss of the run so far
+
+
+class PromptsEvent(_Event):
+    """What a compare job will ask: the lesson's prompt, then `held_out` prompts opened from
+    the training run's held-out samples; how it decodes, in words."""
+
+    type: Literal["prompts"]
+    prompts: list
+    held_out: int
+    decoding: str
+
+
 class TokenEvent(_Event):
     """A piece of generated text, as the streamer cut it."""
 
     type: Literal["token"]
     stream: Stream
     text: str
+    index: NotRequired[int]  # which of the compare job's prompts
 
 
 class GenerationEvent(_Event):
@@ -104,9 +129,22 @@ class GenerationEvent(_Event):
     type: Literal["generation"]
     stream: Stream
     prompt: str
+    index: NotRequired[int]
     text: str
     new_tokens: int
     seconds: float
+
+
+class ShapeEvent(_Event):
+    """How many of `total` held-out answers take the training data's shape
+    (tutor.engine.shape), and the runs of words that did it, per answer."""
+
+    type: Literal["shape"]
+    total: int
+    base: int
+    tuned: int
+    base_runs: list
+    tuned_runs: list
 
 
 class LogEvent(_Event):
@@ -123,7 +161,14 @@ class WarningEvent(_Event):
 class SummaryEvent(_Event):
     type: Literal["summary"]
     global_step: int
-    train_loss: float
+    train_loss: float  # the mean over all steps, as transformers' TrainOutput.training_loss
+    recipe: NotRequired[str]
+    last_step_loss: NotRequired[Union[float, None]]
+    eval_loss: NotRequired[Union[float, None]]  # the last evaluation's
+    eval_perplexity: NotRequired[Union[float, None]]
+    best_eval_loss: NotRequired[Union[float, None]]
+    best_eval_step: NotRequired[Union[int, None]]
+    best_eval_epoch: NotRequired[Union[float, None]]
     train_runtime: Union[float, None]
     samples_per_s: NotRequired[Union[float, None]]
     steps_per_s: NotRequired[Union[float, None]]
@@ -146,8 +191,8 @@ class EndEvent(_Event):
     status: EndStatus
 
 
-Event = Union[PhaseEvent, QueueEvent, ModelEvent, ProgressEvent, TokenEvent, GenerationEvent, LogEvent, WarningEvent,
-              SummaryEvent, ErrorEvent, EndEvent]
+Event = Union[PhaseEvent, QueueEvent, ModelEvent, ProgressEvent, EvalEvent, PromptsEvent, TokenEvent, GenerationEvent,
+              ShapeEvent, LogEvent, WarningEvent, SummaryEvent, ErrorEvent, EndEvent]
 EVENT_TYPES: dict[str, type] = {get_args(get_type_hints(cls)["type"])[0]: cls for cls in get_args(Event)}
 PHASES = frozenset(get_args(Phase))
 END_STATUSES = frozenset(get_args(EndStatus))
@@ -242,7 +287,7 @@ def describe(event: dict) -> str | None:
         return (f"model {event['name']}{' (teaching model)' if event['teaching'] else ''}: {event['params']:,} params, "
                 f"{human_bytes(event['footprint_bytes'])} on {event['device']}{', 4-bit' if event['quantized'] else ''}")
     if kind == "progress":
-        parts = [f"step {event['step']}/{event['total_steps']}", f"epoch {event['epoch']:.2f}", f"loss {event['loss']:.4f}"]
+        parts = [f"step {event['step']}/{event['total_steps']}", f"epoch {event['epoch']:.2f}", f"step loss {event['loss']:.4f}"]
         if event["learning_rate"] is not None:
             parts.append(f"lr {event['learning_rate']:.2e}")
         if event["tokens_per_s"]:
@@ -250,8 +295,19 @@ def describe(event: dict) -> str | None:
         if event["eta_s"] is not None:
             parts.append(f"eta {human_duration(event['eta_s'])}")
         return "  ".join(parts)
+    if kind == "eval":
+        best = "  (best so far)" if event["best"] else ""
+        return (f"eval at step {event['step']} (epoch {event['epoch']:.2f}): held-out loss {event['eval_loss']:.4f}, "
+                f"perplexity {event['perplexity']:,.1f}{best}")
+    if kind == "prompts":
+        return (f"{len(event['prompts'])} prompts: the lesson's and {event['held_out']} held out from training; "
+                f"decoding: {event['decoding']}")
     if kind == "generation":
-        return f"[{event['stream']} answer] {event['text']}"
+        asked = f"prompt {event.get('index', 0) + 1}: {event['prompt']}\n" if event["stream"] == "base" else ""
+        return f"{asked}[{event['stream']} answer] {event['text']}"
+    if kind == "shape":
+        return (f"answers that take the training data's shape: base {event['base']}/{event['total']}, "
+                f"tuned {event['tuned']}/{event['total']}")
     if kind == "summary":
         return _describe_summary(event)
     if kind == "log":
@@ -275,11 +331,23 @@ def _describe_queue(event: dict) -> str:
 
 
 def _describe_summary(event: dict) -> str:
-    line = f"{event['global_step']} steps, train loss {event['train_loss']:.4f}, {human_duration(event['train_runtime'])}"
+    line = f"{event['global_step']} steps, {loss_figures(event)}, {human_duration(event['train_runtime'])}"
     line += f"; adapter saved to {event['adapter_dir']}"
     if event["cancelled"]:
         return f"cancelled after {line} (the adapter holds what was trained so far)"
     return f"trained {line}"
+
+
+def loss_figures(summary: dict) -> str:
+    """The run's losses, each named: the mean over all training steps, and the held-out
+    loss and perplexity of the last evaluation (when the run evaluated)."""
+    text = f"mean train loss {summary['train_loss']:.4f}"
+    if summary.get("eval_loss") is not None:
+        text += f", eval loss {summary['eval_loss']:.4f}, eval perplexity {summary['eval_perplexity']:,.1f}"
+    best = summary.get("best_eval_loss")
+    if best is not None and best < summary["eval_loss"]:  # it turned up: the sign of overfitting
+        text += f" (lowest: {best:.4f} at epoch {summary['best_eval_epoch']:g})"
+    return text
 
 
 class EventWriter:
@@ -294,6 +362,7 @@ class EventWriter:
         event = {"type": type_, "t": round(time.time(), 3), **fields}
         if problem := invalid(event):
             raise ValueError(f"invalid event: {problem}")
+        inject_fault("events", self.path)
         self._file.write(json.dumps(event) + "\n")
         self._file.flush()
         return event

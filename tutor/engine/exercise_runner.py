@@ -44,8 +44,9 @@ def checks_of(module: ModuleType) -> list:
     return [value for name, value in vars(module).items() if name.startswith("check_") and callable(value)]
 
 
-def explain_failure(exc: BaseException, learner_file: Path) -> str:
-    """A learner's exception as their own traceback; anything else as one line."""
+def explain_failure(exc: BaseException, mine: set[Path]) -> str:
+    """A learner's exception as their own traceback (frames in `mine`, their files); anything
+    else as one line."""
     from tutor.engine.checking import Mismatch
 
     if isinstance(exc, Mismatch):
@@ -53,43 +54,67 @@ def explain_failure(exc: BaseException, learner_file: Path) -> str:
     if isinstance(exc, TimeLimit):
         return ("stopped: the time limit for these checks ran out. "
                 "Does your code loop forever, or work on far more data than it needs?")
-    if isinstance(exc, SyntaxError) and exc.filename and Path(exc.filename).resolve() == learner_file:
+    if isinstance(exc, SyntaxError) and exc.filename and Path(exc.filename).resolve() in mine:
         return "your file does not compile:\n" + "".join(traceback.format_exception_only(exc)).rstrip()
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == learner_file]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() in mine]
     if not frames:
         return (f"could not check: {type(exc).__name__}: {exc} "
                 "(does your code return what its docstring asks for?)")
     if isinstance(exc, NotImplementedError):
-        return f"not written yet: {frames[-1].name}() still raises NotImplementedError (its TODO)"
+        where = frames[-1]
+        return (f"not written yet: {where.name}() in {Path(where.filename).name} still raises NotImplementedError "
+                "(its TODO)")
     return ("your code raised an exception (traceback trimmed to your file):\n"
             + "".join(traceback.format_list(frames))
             + "".join(traceback.format_exception_only(exc)).rstrip())
 
 
 def run_exercise(slug: str, checks_path: Path, learner_file: Path, seconds: float, emit) -> None:
-    """Run one exercise's checks; `emit(check, passed, message)` reports each (passed None: started)."""
+    """Run one exercise's checks; `emit(check, passed, message)` reports each (passed None: started).
+
+    The learner's folder is on the import path while it runs, so a file may import their
+    earlier exercises (train-loop imports lora_linear); those count as their files too.
+    """
     checks = load_module(f"checks_{slug.replace('-', '_')}", checks_path)
     deadline = time.monotonic() + seconds
     steps = [("your file loads", None)] + [
         ((check.__doc__ or check.__name__).strip().splitlines()[0], check) for check in checks_of(checks)]
-    learner = None
-    for name, check in steps:
-        emit(name, None, "")  # started: if the parent has to kill us, this is the culprit
-        try:
-            signal.setitimer(signal.ITIMER_REAL, max(deadline - time.monotonic(), 0.001))
-            if check is None:
-                learner = load_module(f"learner_{slug.replace('-', '_')}", learner_file)
+    folder, mine, learner = learner_file.parent, {learner_file}, None
+    modules_before = set(sys.modules)
+    sys.path.insert(0, str(folder))
+    try:
+        for name, check in steps:
+            emit(name, None, "")  # started: if the parent has to kill us, this is the culprit
+            try:
+                signal.setitimer(signal.ITIMER_REAL, max(deadline - time.monotonic(), 0.001))
+                if check is None:
+                    learner = load_module(f"learner_{slug.replace('-', '_')}", learner_file)
+                else:
+                    check(learner)
+            except BaseException as exc:  # noqa: BLE001 - report it, then go on with the next check
+                mine |= set(_modules_from(folder, set(sys.modules) - modules_before).values())
+                emit(name, False, explain_failure(exc, mine))
+                if learner is None:
+                    return
             else:
-                check(learner)
-        except BaseException as exc:  # noqa: BLE001 - report it, then go on with the next check
-            emit(name, False, explain_failure(exc, learner_file))
-            if learner is None:
-                return
-        else:
-            if check is not None:
-                emit(name, True, "")
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+                if check is not None:
+                    emit(name, True, "")
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+    finally:
+        sys.path.remove(str(folder))
+        for name in _modules_from(folder, set(sys.modules) - modules_before):
+            del sys.modules[name]  # the next exercise's folder may hold its own lora_linear
+
+
+def _modules_from(folder: Path, names: set[str]) -> dict[str, Path]:
+    """Those of the modules `names` that were loaded from `folder`: name -> file."""
+    found = {}
+    for name in names:
+        file = getattr(sys.modules.get(name), "__file__", None)
+        if file and Path(file).resolve().parent == folder:
+            found[name] = Path(file).resolve()
+    return found
 
 
 def main(argv: list[str]) -> int:

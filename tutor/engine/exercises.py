@@ -1,14 +1,14 @@
 """Write-it-yourself exercises: the catalog, the learner's workspace, their records, checking.
 
 Each exercise is a folder `tutor/exercises/<slug>/` holding `meta.yaml` (title, order,
-hints, time limit), `exercise.py` (the file the learner gets: docstrings and TODOs),
+hints, time limit, exercises it imports), `exercise.py` (the file the learner gets: docstrings and TODOs),
 `solution.py` and `checks.py`. Adding an exercise means adding a folder.
 
 The learner edits a copy (`start`), never the packaged file. Checks run in a child process
 (`tutor.engine.exercise_runner`) with a time limit, so a learner's infinite loop or crash
 cannot hang or kill the caller; this module imports neither torch nor the libraries.
 What the learner has done (file, last verdict, hints seen) is kept in
-`paths.exercise_records_file()`, written atomically.
+`paths.exercise_records_file()`, changed under a lock and written atomically.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ class Exercise:
     hints: tuple[str, ...]
     time_limit: float  # seconds all its checks together may take, not counting the process start
     folder: Path
+    requires: tuple[str, ...] = ()  # exercises whose files this one imports from the same folder
 
     @property
     def template(self) -> Path:
@@ -99,7 +100,8 @@ def _read_exercise(folder: Path) -> Exercise:
     meta = yaml.safe_load((folder / "meta.yaml").read_text(encoding="utf-8"))
     return Exercise(slug=folder.name, title=str(meta["title"]), order=int(meta["order"]),
                     summary=str(meta["summary"]), hints=tuple(str(h) for h in meta["hints"]),
-                    time_limit=float(meta.get("time_limit", 30)), folder=folder)
+                    time_limit=float(meta.get("time_limit", 30)), folder=folder,
+                    requires=tuple(meta.get("requires", ())))
 
 
 @lru_cache(maxsize=None)
@@ -163,19 +165,32 @@ def status(exercise: Exercise) -> str:
 
 
 def start(exercise: Exercise, directory: Path | None = None) -> tuple[Path, bool]:
-    """Copy the exercise into the workspace; an existing copy is kept. -> (file, newly copied)."""
+    """Copy the exercise into the workspace; an existing copy is kept. -> (file, newly copied).
+
+    An exercise it imports (`requires`) gets a copy beside it too: the learner's own file
+    when they have one, else a fresh one.
+    """
     target = learner_file(exercise, directory)
+    for slug in exercise.requires:
+        required = find_exercise(slug)
+        beside, theirs = learner_file(required, target.parent), learner_file(required)
+        if not beside.exists():
+            _copy(theirs if theirs.exists() else required.template, beside)
     created = not target.exists()
     if created:
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(target, exercise.template.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ExerciseError(describe(exc), "choose a folder you can write to with --dir") from None
+        _copy(exercise.template, target)
     record = load_records().get(exercise.slug, Record())
     update_record(exercise.slug, file=str(target),
                   status=STARTED if record.status == NOT_STARTED else record.status)
     return target, created
+
+
+def _copy(source: Path, target: Path) -> None:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(target, source.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ExerciseError(describe(exc), "choose a folder you can write to with --dir") from None
 
 
 def next_hint(exercise: Exercise) -> tuple[int, str]:
@@ -263,14 +278,14 @@ def _last_line(text: str) -> str:
 
 
 def check_and_record(exercise: Exercise, directory: Path | None = None) -> Report:
-    """Check the learner's file and remember the verdict (and that one check failed)."""
+    """Check the learner's file and remember the verdict (and that a real attempt failed)."""
     file = learner_file(exercise, directory)
     report = run_checks([(exercise, file)])[0]
     changes = {"status": PASSING if report.passed else FAILING}
     if file.exists():
         changes["file"] = str(file)
-    if not report.passed:
-        changes["failed_once"] = True
+        if not report.passed:
+            changes["failed_once"] = True
     update_record(exercise.slug, **changes)
     return report
 

@@ -302,10 +302,12 @@ def list_runs(root: Path | None = None) -> list[RunInfo]:
 
 
 def _config_model(run_dir: Path) -> str:
+    """The run's model name, or "?" when its config.toml is missing or damaged."""
     try:
-        return RunConfig.load(run_dir / CONFIG_FILE).model
+        model = RunConfig.load(run_dir / CONFIG_FILE).model
     except LabError:
         return "?"
+    return model if isinstance(model, str) else "?"
 
 
 def write_job(run_dir: Path, job: dict) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tutor.engine.config import RunConfig
-from tutor.engine.errors import LabError
+from tutor.engine.errors import LabError, first_line
 from tutor.engine.presets import PRESETS, Preset, get_preset
 
 CPU_PARAM_LIMIT = 1.5e9  # above this a CPU run would take hours: say so instead
@@ -243,15 +243,22 @@ def shape_of(source: ModelSource):
         return None
 
 
-def model_facts(model, source: ModelSource, device: str, quantized: bool) -> dict:
-    """Fields of the `model` event: size in parameters and bytes, 4-bit vs 16-bit."""
+def count_params(model) -> int:
+    """Parameters as the model has them, a 4-bit matrix counted by its original shape."""
     params = 0
     for p in model.parameters():
         shape = getattr(getattr(p, "quant_state", None), "shape", None)
         params += math.prod(shape) if shape is not None else p.numel()
+    return params
+
+
+def model_facts(model, source: ModelSource, device: str, quantized: bool) -> dict:
+    """Fields of the `model` event: size in parameters and bytes, 4-bit vs 16-bit."""
+    params = count_params(model)
     return dict(
         name=source.name, params=params, footprint_bytes=model.get_memory_footprint(),
         footprint_16bit_bytes=params * 2, device=device, quantized=quantized, teaching=source.teaching,
+        vocab_size=model.get_input_embeddings().num_embeddings,
     )
 
 
@@ -326,5 +333,4 @@ def _from_pretrained(cls, source: ModelSource, **kwargs):
     try:
         return cls.from_pretrained(source.location, **kwargs)
     except OSError as exc:
-        first_line = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-        raise ModelNotFoundError(f"cannot load {source.name!r}: {first_line}") from exc
+        raise ModelNotFoundError(f"cannot load {source.name!r}: {first_line(exc, limit=300)}") from exc

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tutor.engine.errors import LabError
 from tutor.engine.flops import MatmulShape, training_flops_per_token
-from tutor.engine.memory import FP32_BYTES, ModelShape, activation_bytes
+from tutor.engine.memory import FP32_BYTES, ModelShape, activation_bytes, required_bytes
 
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "bench" / "results"
 # The lab engine's committed defaults ("tutor" in bench/train_speed.py), measured on an H100:
@@ -30,7 +30,6 @@ REFERENCE_FILE, REFERENCE_RUNS = "h100-2026-11-24-b.json", ("final3_7b", "final4
 REFERENCE_CONFIG = "tutor"
 BENCH_SHAPES = {"llama2-7b": "llama-2-7b", "bloomz-560m": "bloomz-560m"}  # benchmark shape -> preset
 TOLERANCE = 0.15  # a prediction within 15 % of the measurement passes
-CUDA_CONTEXT_BYTES = 0.5e9  # assumed: driver context + kernels, outside torch's counters; not measured here
 OPTIMIZER_BYTES = {  # optimizer state per trainable parameter
     "adamw_8bit": 2, "paged_adamw_8bit": 2,  # two 8-bit moments (bitsandbytes)
     "adamw_torch": 8, "adamw_torch_fused": 8, "paged_adamw_32bit": 8,  # two fp32 moments
@@ -216,7 +215,7 @@ def plan(settings: PlanSettings) -> Plan:
     peak = sum(bill.values())
     return Plan(
         settings=settings, gpu=gpu, model_label=label, total_params=anatomy.total, trainable=trainable, bill=bill,
-        headroom=peak * (max(r.peak_reserved_ratio for r in refs) - 1) + CUDA_CONTEXT_BYTES,
+        headroom=required_bytes(peak, reserve=max(r.peak_reserved_ratio for r in refs) - 1) - peak,
         tokens_per_s=tokens_per_s, reference=reference,
     )
 

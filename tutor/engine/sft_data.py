@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tutor.engine.config import BUNDLED_DATASET
-from tutor.engine.errors import LabError
+from tutor.engine.errors import LabError, first_line
 from tutor.engine.data import BUNDLED_FILE
 from tutor.engine.tiny import DATA_DIR
 
@@ -59,15 +59,19 @@ def _read(source: str) -> list[dict]:
     disable_progress_bars()  # a report on stdout, not loading bars on stderr
     path = Path(source).expanduser()
     if path.suffix.lower() in FILE_BUILDERS or path.exists():
+        if path.is_dir():
+            raise DataError(f"data file {path} is a folder, not a file")
         if not path.is_file():
             raise DataError(f"data file {path} does not exist")
         builder = FILE_BUILDERS.get(path.suffix.lower())
         if builder is None:
             raise DataError(f"cannot read {path.name}: not .jsonl, .json, .csv or .parquet")
+        if path.stat().st_size == 0:
+            raise DataError(f"data file {path} is empty")
         try:
             return list(load_dataset(builder, data_files=str(path), split="train"))
         except Exception as exc:  # datasets raises many types for malformed files
-            raise DataError(f"cannot read {path.name}: {str(exc).splitlines()[0][:200]}") from exc
+            raise DataError(f"cannot read {path.name}: {first_line(exc)}") from exc
     try:
         return list(load_dataset(source, split="train"))
     except Exception as exc:

@@ -23,10 +23,13 @@ from pathlib import Path
 
 from tutor.engine.admission import wait_for_turn
 from tutor.engine.config import RunConfig
-from tutor.engine.errors import LabError
+from tutor.engine.errors import LabError, first_line
 from tutor.engine.events import EventWriter, RunStatus, exit_code
 from tutor.engine.jobs import ADAPTER_DIR, CONFIG_FILE, read_job
 from tutor.storage import describe, filling_a_folder
+
+
+MAX_HELD_OUT_PROMPTS = 10  # each costs a base and a tuned answer
 
 
 class Cancelled(Exception):
@@ -56,12 +59,12 @@ def main(argv: list[str]) -> int:
     events = EventWriter(run_dir)
     cancel = CancelFlag()
     _install_signal_handlers(run_dir, events, cancel)
-    status = run_job(run_dir, events, cancel)
     try:
+        status = run_job(run_dir, events, cancel)
         events.emit("end", status=status)
         events.close()
-    except OSError as exc:  # the disk filled up: readers will see the run as lost, run.log says why
-        print(f"cannot write the end event: {describe(exc)}", file=sys.stderr)
+    except OSError as exc:  # not even an event fits on the disk: readers see the run lost, and why
+        print(f"cannot write the events: {describe(exc)}", file=sys.stderr)
         return exit_code(RunStatus.FAILED)
     return exit_code(status)
 
@@ -95,7 +98,7 @@ def run_job(run_dir: Path, events: EventWriter, cancel: CancelFlag) -> RunStatus
             friendly = oom_error(config)
             events.emit("error", error_type="OutOfMemoryError", message=str(friendly), hint=friendly.hint)
         else:
-            message = str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
+            message = first_line(exc, limit=500)
             events.emit("error", error_type=type(exc).__name__, message=message,
                         hint=f"This looks like a bug or an unsupported setup; the traceback is in {run_dir / 'run.log'}")
     return RunStatus.FAILED
@@ -103,24 +106,28 @@ def run_job(run_dir: Path, events: EventWriter, cancel: CancelFlag) -> RunStatus
 
 def run_train(config: RunConfig, run_dir: Path, events: EventWriter, cancel: CancelFlag) -> None:
     """Load 4-bit -> baseline answer -> train -> save -> reload the adapter -> answer again."""
-    from tutor.engine.data import load_training_data
+    from tutor.engine.data import load_training_data, split_held_out
     from tutor.engine.generate import generate_answer
-    from tutor.engine.models import load_adapter_model
+    from tutor.engine.models import count_params, load_adapter_model
     from tutor.engine.presets import check_rank, detect_targets
+    from tutor.engine.recipes import changed_from_recipe, fit_to_model_size
     from tutor.engine.training.train import train_adapter
 
     events.emit("phase", phase="loading", message=f"dataset {config.dataset}")
-    dataset = load_training_data(config)  # cheap and a common mistake: fail before the model loads
+    # cheap and a common mistake: fail before the model loads
+    dataset, held_out = split_held_out(load_training_data(config), config)
     model, tokenizer, device, dtype = _load_model(config, events, for_training=True)
+    changed = ", ".join(f"{name} {value}" for name, value in changed_from_recipe(config).items())
+    events.emit("log", level="info", message=f"recipe {config.recipe}" + (f", changed by hand: {changed}" if changed else ""))
+    if note := fit_to_model_size(config, count_params(model)):
+        events.emit("log", level="info", message=note)
     targets = detect_targets(model, config.target_module_spec())
     check_rank(config.lora_r, model, targets)
     cancel.check()
     events.emit("phase", phase="baseline", message="the base model answers before training")
-    model.config.use_cache = True
-    generate_answer(model, tokenizer, config, "base", events, cancel.is_set)
-    model.config.use_cache = False
+    generate_answer(model, tokenizer, config, "base", events, cancel.is_set)  # with its KV cache, whatever the flags
     cancel.check()
-    summary = train_adapter(model, tokenizer, dataset, config, targets, run_dir, device, dtype, events, cancel.is_set)
+    summary = train_adapter(model, tokenizer, dataset, held_out, config, targets, run_dir, device, dtype, events, cancel.is_set)
     if summary["cancelled"] or cancel.is_set():  # cancel.is_set(): a SIGTERM waited for the save
         return
     del model
@@ -141,18 +148,45 @@ def run_generate(config: RunConfig, run_dir: Path, events: EventWriter, cancel: 
 
 
 def run_compare(config: RunConfig, run_dir: Path, events: EventWriter, cancel: CancelFlag) -> None:
-    """Base (adapter switched off) and tuned answer the same prompt, from one loaded model."""
-    from tutor.engine.generate import generate_answer
+    """Base (adapter switched off) and tuned answer the lesson's prompt and then the training
+    run's held-out prompts, from one loaded model; then, over the held-out prompts, how many
+    answers of each take the training data's shape (tutor.engine.shape)."""
+    from tutor.engine.generate import describe_decoding, generate_answer
+    from tutor.engine.shape import count_shaped, opening
 
     if not config.adapter:
         raise LabError("compare needs an adapter", "Set adapter (--adapter) to the adapter/ folder of a train run.")
+    train_texts, held_out = _training_split(Path(config.adapter).expanduser(), events)
+    prompts = [config.prompt] + [opening(text) for text in held_out[:MAX_HELD_OUT_PROMPTS]]
+    events.emit("prompts", prompts=prompts, held_out=len(prompts) - 1, decoding=describe_decoding(config))
     model, tokenizer, _, _ = _load_model(config, events, for_training=False)
-    events.emit("phase", phase="generating", message="base model, adapter switched off")
-    with model.disable_adapter():
-        generate_answer(model, tokenizer, config, "base", events, cancel.is_set)
-    cancel.check()
-    events.emit("phase", phase="generating", message="with the adapter")
-    generate_answer(model, tokenizer, config, "tuned", events, cancel.is_set)
+    answers: dict[str, list[str]] = {"base": [], "tuned": []}
+    for index, prompt in enumerate(prompts):
+        if cancel.is_set():
+            return
+        events.emit("phase", phase="generating", message=f"prompt {index + 1} of {len(prompts)}: base, then tuned")
+        with model.disable_adapter():
+            answers["base"].append(generate_answer(model, tokenizer, config, "base", events, cancel.is_set, prompt, index))
+        answers["tuned"].append(generate_answer(model, tokenizer, config, "tuned", events, cancel.is_set, prompt, index))
+    if len(prompts) > 1:
+        counts = {stream: count_shaped(train_texts, prompts[1:], said[1:]) for stream, said in answers.items()}
+        events.emit("shape", total=len(prompts) - 1, base=counts["base"].shaped, tuned=counts["tuned"].shaped,
+                    base_runs=counts["base"].runs, tuned_runs=counts["tuned"].runs)
+
+
+def _training_split(adapter: Path, events: EventWriter) -> tuple[list[str], list[str]]:
+    """(training texts, held-out texts) of the lab run that saved `adapter`, from its config;
+    both empty for an adapter from elsewhere, or when that run's data no longer loads."""
+    from tutor.engine.data import held_out_texts
+
+    config_file = adapter.parent / CONFIG_FILE
+    if not config_file.is_file():
+        return [], []
+    try:
+        return held_out_texts(RunConfig.load(config_file))
+    except LabError as exc:
+        events.emit("warning", message=f"only the lesson's prompt: the training run's data did not load ({exc})")
+        return [], []
 
 
 JOBS = {"train": run_train, "generate": run_generate, "compare": run_compare}

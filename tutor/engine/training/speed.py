@@ -57,9 +57,13 @@ def plan_speed(config: RunConfig, device: str, dtype: str) -> SpeedPlan:
         optim = "paged_adamw_8bit"  # the seed's choice
     else:
         optim = "adamw_torch"
+    notes = []
+    if not cuda and optim.startswith("paged_"):
+        notes.append(f"optimizer {optim} pages GPU memory, so on CPU: adamw_torch")
+        optim = "adamw_torch"
     # bf16 without autocast only where the speed setting asks for it; fp16 always autocasts.
     autocast = cuda and (dtype == "fp16" or (dtype == "bf16" and not fast))
-    plan = SpeedPlan(packed=fast, autocast=autocast, optim=optim)
+    plan = SpeedPlan(packed=fast, autocast=autocast, optim=optim, notes=notes)
     plan.notes.append(f"speed setting: {'packed' if fast else 'seed'}")
     if fast and cuda:
         plan.notes.append(f"optimizer {optim}; {'autocast' if autocast else 'no autocast'} ({dtype})")

@@ -1,13 +1,15 @@
 """LoRA training with trl's SFTTrainer, as the seed does, reporting through events.
 
-A TrainerCallback turns each logged step into a `progress` event and checks the cancel flag
-after every step: a cancel stops after the current step, and the adapter trained so far is
-still saved. This module runs in the job's child process only (it imports transformers).
+A TrainerCallback turns each logged step into a `progress` event, each evaluation on the
+held-out samples into an `eval` event, and checks the cancel flag after every step: a cancel
+stops after the current step, and the adapter trained so far is still saved. This module runs
+in the job's child process only (it imports transformers).
 """
 
 from __future__ import annotations
 
 import gc
+import math
 import time
 from pathlib import Path
 from typing import Callable
@@ -35,16 +37,26 @@ def lora_config(config: RunConfig, targets: list[str]):
     )
 
 
-def sft_config(config: RunConfig, output_dir: Path, device: str, dtype: str, plan: SpeedPlan):
+def sft_config(config: RunConfig, output_dir: Path, device: str, dtype: str, plan: SpeedPlan,
+               evaluate: bool = False):
+    """`evaluate`: measure the loss on the held-out samples at each epoch end (the callback
+    asks for that) and every `config.eval_steps` steps."""
     from trl import SFTConfig
 
     cuda = device == "cuda"
     auto_batch = config.batch_size == "auto"
+    batch_size = AUTO_BATCH_SIZE[device] if auto_batch else config.batch_size
     return SFTConfig(
         output_dir=str(output_dir),
         num_train_epochs=config.epochs,
         learning_rate=config.learning_rate,
-        per_device_train_batch_size=AUTO_BATCH_SIZE[device] if auto_batch else config.batch_size,
+        lr_scheduler_type=config.lr_scheduler,
+        max_grad_norm=config.max_grad_norm,
+        per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=batch_size,
+        eval_strategy=("steps" if config.eval_steps else "epoch") if evaluate else "no",
+        eval_steps=config.eval_steps or None,
+        prediction_loss_only=True,
         auto_find_batch_size=auto_batch and cuda,
         max_length=config.max_length,
         dataset_text_field=TEXT_COLUMN,
@@ -69,18 +81,23 @@ def sft_config(config: RunConfig, output_dir: Path, device: str, dtype: str, pla
 
 
 def train_adapter(
-    model, tokenizer, dataset, config: RunConfig, targets: list[str], run_dir: Path,
+    model, tokenizer, dataset, held_out, config: RunConfig, targets: list[str], run_dir: Path,
     device: str, dtype: str, events: EventWriter, should_stop: Callable[[], bool],
 ) -> dict:
-    """Train, save the adapter into run_dir/adapter, return the `summary` event's fields."""
-    events.emit("phase", phase="tokenizing", message=f"{len(dataset)} samples, max_length {config.max_length}")
-    progress = ProgressCallback(events, should_stop)
-    trainer = build_trainer(model, tokenizer, dataset, config, targets, run_dir / "checkpoints", device, dtype, [progress])
+    """Train (evaluating on `held_out` unless it is None), save the adapter into
+    run_dir/adapter, return the `summary` event's fields."""
+    held = f", {len(held_out)} held out for evaluation" if held_out is not None else ", no evaluation"
+    events.emit("phase", phase="tokenizing", message=f"{len(dataset)} samples{held}, max_length {config.max_length}")
+    progress = ProgressCallback(events, should_stop, evaluate=held_out is not None)
+    trainer = build_trainer(model, tokenizer, dataset, config, targets, run_dir / "checkpoints", device, dtype,
+                            [progress], eval_dataset=held_out)
     for note in trainer.speed_notes:
         events.emit("log", level="info", message=note)
     trainable, total = trainer.model.get_nb_trainable_parameters()
     events.emit("log", level="info", message=f"LoRA on {', '.join(targets)}: {trainable:,} trainable of {total:,} parameters")
     output = trainer.train()
+    if progress.evaluate and not progress.cancelled and progress.last_eval_step != output.global_step:
+        trainer.evaluate()  # a run of fractional epochs ends between epoch ends
     events.emit("phase", phase="saving", message="saving the adapter")
     adapter_dir = run_dir / "adapter"
     with staged_folder(adapter_dir) as staging:  # adapter/ appears complete or not at all
@@ -91,7 +108,10 @@ def train_adapter(
     memory = gpu_memory()
     summary = dict(
         global_step=output.global_step,
+        recipe=config.recipe,
         train_loss=round(output.training_loss, 4),
+        last_step_loss=progress.last_loss,
+        **progress.eval_summary(),
         train_runtime=metrics.get("train_runtime"),
         samples_per_s=metrics.get("train_samples_per_second"),
         steps_per_s=metrics.get("train_steps_per_second"),
@@ -106,9 +126,10 @@ def train_adapter(
 
 
 def build_trainer(model, tokenizer, dataset, config: RunConfig, targets: list[str], output_dir: Path,
-                  device: str, dtype: str, callbacks: list):
+                  device: str, dtype: str, callbacks: list, eval_dataset=None):
     """The SFTTrainer the lab uses (and the speed benchmark measures as 'the tutor', with its
-    ablations applied to the trainer this returns: bench/ablations.py).
+    ablations applied to the trainer this returns: bench/ablations.py); `eval_dataset`: the
+    held-out samples, measured at each epoch end (None: no evaluation).
 
     `speed = packed` applies tutor.engine.training.speed's settings: packed rows stay rows,
     each document masked from the others. `trainer.speed_notes` says what was applied.
@@ -121,8 +142,9 @@ def build_trainer(model, tokenizer, dataset, config: RunConfig, targets: list[st
     plan = plan_speed(config, device, dtype)
     trainer = SFTTrainer(
         model=model,
-        args=sft_config(config, output_dir, device, dtype, plan),
+        args=sft_config(config, output_dir, device, dtype, plan, evaluate=eval_dataset is not None),
         train_dataset=dataset,
+        eval_dataset=eval_dataset,
         processing_class=tokenizer,
         peft_config=lora_config(config, targets),
         callbacks=callbacks,
@@ -159,14 +181,50 @@ class FrozenHeap(TrainerCallback):
 
 
 class ProgressCallback(TrainerCallback):
-    """Each logged step -> a `progress` event; a set cancel flag -> stop after this step."""
+    """Each logged step -> a `progress` event, each evaluation -> an `eval` event; a set
+    cancel flag -> stop after this step."""
 
-    def __init__(self, events: EventWriter, should_stop: Callable[[], bool]) -> None:
+    def __init__(self, events: EventWriter, should_stop: Callable[[], bool], evaluate: bool = False) -> None:
         self.events = events
         self.should_stop = should_stop
+        self.evaluate = evaluate
         self.cancelled = False
         self.started = 0.0
         self.last_step_at = 0.0
+        self.last_loss: float | None = None
+        self.last_eval: dict | None = None
+        self.best_eval: dict | None = None
+
+    @property
+    def last_eval_step(self) -> int | None:
+        return self.last_eval["step"] if self.last_eval else None
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        # With eval_steps set, the strategy is "steps"; every epoch end is measured as well.
+        if self.evaluate and self.last_eval_step != state.global_step:
+            control.should_evaluate = True
+        return control
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        loss = (metrics or {}).get("eval_loss")
+        if loss is None:
+            return
+        best = self.best_eval is None or loss < self.best_eval["eval_loss"]
+        self.last_eval = dict(
+            step=state.global_step, total_steps=state.max_steps, epoch=round(state.epoch or 0.0, 3),
+            eval_loss=round(loss, 4), perplexity=round(math.exp(loss), 2), best=best,
+        )
+        if best:
+            self.best_eval = self.last_eval
+        self.events.emit("eval", **self.last_eval)
+
+    def eval_summary(self) -> dict:
+        """The summary's held-out figures: the last evaluation and the best one."""
+        last, best = self.last_eval or {}, self.best_eval or {}
+        return dict(
+            eval_loss=last.get("eval_loss"), eval_perplexity=last.get("perplexity"),
+            best_eval_loss=best.get("eval_loss"), best_eval_step=best.get("step"), best_eval_epoch=best.get("epoch"),
+        )
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.started = self.last_step_at = time.monotonic()
@@ -183,6 +241,7 @@ class ProgressCallback(TrainerCallback):
         logs = logs or {}
         if "loss" not in logs:
             return
+        self.last_loss = round(logs["loss"], 4)
         now = time.monotonic()
         elapsed = now - self.started
         remaining = max(state.max_steps - state.global_step, 0)

@@ -19,6 +19,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
+from textual.worker import get_current_worker
 
 from tutor.engine.errors import LabError
 from tutor.engine.exercises import (
@@ -75,7 +76,8 @@ class ExercisesScreen(Screen):
         """Each exercise's status mark, and the count of passing ones in the list's border."""
         options = self.query_one(OptionList)
         for exercise in self.exercises:
-            prompt = f"{MARKS.get(status(exercise), '•')} {exercise.order}. {exercise.slug}  {status(exercise)}"
+            state = status(exercise)
+            prompt = f"{MARKS.get(state, '•')} {exercise.order}. {exercise.slug}  {state}"
             if options.option_count < len(self.exercises):
                 options.add_option(Option(prompt, id=exercise.slug))
             else:
@@ -151,7 +153,8 @@ class ExercisesScreen(Screen):
             report = check_and_record(exercise)
         except LabError as exc:
             self.app.call_from_thread(self.refuse, exc)
-        else:
+            return
+        if not get_current_worker().is_cancelled:  # a newer save's check supersedes this one
             self.app.call_from_thread(self.show_report, exercise, report)
 
     def refuse(self, exc: LabError) -> None:

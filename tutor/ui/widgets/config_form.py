@@ -19,6 +19,7 @@ from textual.widgets import Collapsible, Input, Select, Static, Switch
 from tutor.engine import config as engine_config
 from tutor.engine.config import RunConfig
 from tutor.engine.presets import PRESETS
+from tutor.engine.recipes import SETTINGS
 
 CHOICES = {
     "device": engine_config.DEVICES,
@@ -26,8 +27,10 @@ CHOICES = {
     "compute_dtype": engine_config.COMPUTE_DTYPES,
     "lora_bias": engine_config.LORA_BIASES,
     "optim": engine_config.OPTIMIZERS,
+    "lr_scheduler": engine_config.LR_SCHEDULERS,
+    "recipe": engine_config.RECIPES,
 }
-OPEN_SECTIONS = ("model", "lora")
+OPEN_SECTIONS = ("recipe", "model", "lora")
 CONFIG_FIELDS: dict[str, Field] = {f.name: f for f in fields(RunConfig)}
 
 
@@ -61,11 +64,14 @@ def parse_value(name: str, text: str):
 class ConfigForm(Vertical):
     DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text(encoding="utf-8")
 
-    def __init__(self, field_names: Sequence[str] | None = None, *, id: str | None = None) -> None:
+    def __init__(self, field_names: Sequence[str] | None = None, *, id: str | None = None, flat: bool = False) -> None:
+        """`flat`: the fields one after the other, without collapsible sections."""
         super().__init__(id=id)
         self.field_names = list(field_names or CONFIG_FIELDS)
+        self.flat = flat
         self.defaults = RunConfig()
         self._shown_errors: dict[str, str] = {}
+        self._recipe_shown = self.defaults.recipe
 
     # -- building --------------------------------------------------------------------
 
@@ -73,7 +79,7 @@ class ConfigForm(Vertical):
         sections: dict[str, list[str]] = {}
         for name in self.field_names:
             sections.setdefault(CONFIG_FIELDS[name].metadata["section"], []).append(name)
-        if len(sections) == 1:
+        if self.flat or len(sections) == 1:
             for name in self.field_names:
                 yield from self._field_row(name)
             return
@@ -143,7 +149,18 @@ class ConfigForm(Vertical):
 
     def on_select_changed(self, event: Select.Changed) -> None:
         event.stop()
+        if event.select.id == "field-recipe" and event.value != self._recipe_shown:
+            self.show_recipe(event.value)
         self.read()
+
+    def show_recipe(self, name: str) -> None:
+        """Fill the recipe's fields with its settings; the learner can still change each."""
+        self._recipe_shown = name
+        for field_name, value in SETTINGS[name].items():
+            if field_name not in self.field_names:
+                continue
+            widget = self.query_one(f"#field-{field_name}")
+            widget.value = value if isinstance(widget, (Select, Switch)) else str(value)
 
     def on_switch_changed(self, event: Switch.Changed) -> None:
         event.stop()

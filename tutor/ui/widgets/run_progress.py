@@ -1,4 +1,5 @@
-"""Where a run is: a progress bar plus step, epoch, ETA, tokens/s and the latest loss."""
+"""Where a run is: a progress bar plus step, epoch, ETA, tokens/s, the last step's loss and
+the latest held-out loss and perplexity, each named (two different figures, both "loss")."""
 
 from __future__ import annotations
 
@@ -26,11 +27,18 @@ class RunProgress(Vertical):
         bar.display = False
         yield bar
         yield LiveText(self._line, id="run-progress-text")
+        yield LiveText("", id="run-progress-eval")
 
     def apply(self, events: list[dict]) -> None:
         progress = [e for e in events if e.get("type") == "progress"]
         if progress:
             self._show(progress[-1])
+        evals = [e for e in events if e.get("type") == "eval"]
+        if evals:
+            last = evals[-1]
+            self.query_one("#run-progress-eval", LiveText).show(
+                f"held-out samples, epoch {last['epoch']:g}: eval loss {last['eval_loss']:.4f} · "
+                f"eval perplexity {last['perplexity']:,.1f}")
         ends = [e for e in events if e.get("type") == "end"]
         if ends:
             self._status = str(ends[-1].get("status"))
@@ -40,6 +48,7 @@ class RunProgress(Vertical):
     def clear(self) -> None:
         self.query_one(ProgressBar).display = False
         self._line, self._status = "starting…", ""
+        self.query_one("#run-progress-eval", LiveText).show("")
         self._render_text()
 
     def _render_text(self) -> None:
@@ -59,5 +68,5 @@ class RunProgress(Vertical):
         if event.get("tokens_per_s") is not None:
             parts.append(f"{event['tokens_per_s']:,.0f} tokens/s")
         if event.get("loss") is not None:
-            parts.append(f"loss {event['loss']:.4f}")
+            parts.append(f"last step loss {event['loss']:.4f}")
         self._line = " · ".join(parts)
