@@ -40,12 +40,13 @@ def fake_jobs():
     forget_all_jobs()
 
 
-async def wait_until(pilot, condition, timeout: float = 30.0) -> None:
+async def wait_until(pilot, condition, timeout: float = 30.0, shows=None) -> None:
     """Let the app under test run until `condition()` holds: a wait on state, never a fixed
-    sleep, so a loaded machine only makes a test slower, not red. Fails after `timeout`."""
+    sleep, so a loaded machine only makes a test slower, not red. Fails after `timeout`,
+    saying where it waited and, if given, what `shows()` returns (what the screen shows)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {condition.__code__.co_filename}:"
-                        f"{condition.__code__.co_firstlineno}")
+            where = f"{condition.__code__.co_filename}:{condition.__code__.co_firstlineno}"
+            pytest.fail(f"timed out after {timeout:.0f} s waiting at {where}" + (f"; it shows: {shows()}" if shows else ""))
         await pilot.pause(0.05)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-
+from conftest import wait_until
 from fixtures import make_app
 
 from tutor.engine.exercises import find_exercise
@@ -12,13 +11,6 @@ from tutor.ui.app import create_app
 from tutor.ui.screens.exercises import ExercisesScreen
 
 CHECK_SECONDS = 60  # one checker process: starting it imports torch, bitsandbytes and peft
-
-
-async def wait_for(pilot, condition, seconds: float, shows=lambda: "") -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for the screen, which shows: {shows()}"
-        await pilot.pause(0.1)
 
 
 def text_of(screen, selector: str) -> str:
@@ -52,9 +44,9 @@ async def test_saving_the_file_rechecks_it(monkeypatch, tutor_home):
         assert text_of(screen, "#exercise-results").startswith("Not checked yet")
         file.write_text(find_exercise("absmax").solution.read_text())  # the learner saves
         results = lambda: text_of(screen, "#exercise-results")  # noqa: E731
-        await wait_for(pilot, lambda: "All checks pass." in results(), CHECK_SECONDS, results)
+        await wait_until(pilot, lambda: "All checks pass." in results(), CHECK_SECONDS, shows=results)
         assert "PASS max_level" in text_of(screen, "#exercise-results")
-        await wait_for(pilot, lambda: "absmax  passing" in str(screen.query_one("#exercise-list").get_option_at_index(0).prompt), 5)
+        await wait_until(pilot, lambda: "absmax  passing" in str(screen.query_one("#exercise-list").get_option_at_index(0).prompt), 5)
         assert screen.query_one("#exercise-list").border_title.startswith("1/")
         await pilot.press("i")
         assert text_of(screen, "#exercise-hint").startswith("Hint 1/")

@@ -4,11 +4,11 @@ lost places), over the real lessons with the fake job runner."""
 from __future__ import annotations
 
 import io
-import time
 
 from rich.console import Console
 from textual.widgets import Button, RadioSet
 
+from conftest import wait_until
 from fakes import FakeRunner
 from fixtures import make_app
 from lessons.panels.lab_common import SPINNER
@@ -21,13 +21,6 @@ from tutor.ui.screens.lesson import LessonScreen
 from tutor.ui.widgets.syllabus import Syllabus
 
 SIZE = (80, 24)
-
-
-async def wait_until(pilot, condition, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        await pilot.pause(0.05)
 
 
 def lesson_loaded(app) -> bool:

@@ -6,13 +6,13 @@ here fails `test_every_key_has_a_check` until someone says what it should do.
 
 from __future__ import annotations
 
-import time
 
 import pytest
 from textual.app import App
 from textual.command import CommandPalette
 from textual.screen import Screen
 
+from conftest import wait_until
 from fakes import FakeRunner
 from fixtures import make_app
 from tutor.engine.config import RunConfig
@@ -34,13 +34,6 @@ def no_editor(monkeypatch):
     """Starting an exercise opens $EDITOR when one is set; here it must only say which file."""
     monkeypatch.delenv("EDITOR", raising=False)
     monkeypatch.delenv("VISUAL", raising=False)
-
-
-async def wait_until(pilot, condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        await pilot.pause(0.05)
 
 
 def slug(app) -> str | None:

@@ -150,9 +150,10 @@ def test_errors_in_the_job_become_error_events_with_hints(tmp_path):
 
 
 def test_headless_train_prints_events_and_exits_by_status(tmp_path, capsys):
-    code = main(["train", "--json", "--device", "cpu", "--epochs", "1", "--num-samples", "8", "--eval-fraction", "0", "--max-new-tokens", "5",
+    code = main(["train", "--json", "--device", "cpu", "--epochs", "1", "--num-samples", "12", "--max-new-tokens", "5",
                  "--output", str(tmp_path / "cli-run")])
     assert code == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert_valid_events(events)
-    assert next(e for e in events if e["type"] == "summary")["global_step"] == 2
+    assert next(e for e in events if e["type"] == "summary")["global_step"] == 2  # 12 samples, 5 held out, batch 4
+    assert [e["step"] for e in events if e["type"] == "eval"] == [2]

@@ -51,8 +51,9 @@ def ended(panel) -> bool:
 
 async def click(pilot, selector: str) -> None:
     """Scroll the widget into view first: the lesson is longer than the terminal."""
-    pilot.app.screen.query_one(selector).scroll_visible(animate=False)
-    await pilot.pause()
+    widget = pilot.app.screen.query_one(selector)
+    widget.scroll_visible(animate=False)
+    await wait_until(pilot, lambda: pilot.app.screen.region.contains_region(widget.region))
     await pilot.click(selector)
 
 

@@ -6,11 +6,10 @@ After an intended change: pytest --snapshot-update tests/test_snapshots*.py
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from pytest_textual_snapshot import SVGImageExtension
 
+from conftest import wait_until
 from fakes import FakeRunner
 from tutor.paths import runs_dir
 from tutor.ui.app import create_app
@@ -26,13 +25,6 @@ class NamedRunner(FakeRunner):
 
     def start(self, kind, config, run_dir=None):
         return super().start(kind, config, runs_dir() / f"snapshot-{kind}")
-
-
-async def wait_until(pilot, condition, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        await pilot.pause(0.05)
 
 
 STATES = {

@@ -74,8 +74,8 @@ def typed_answer(question: Question, right: bool) -> list[str]:
 
 
 def header(lesson) -> str:
-    """The start of the header's subtitle (a long title ends in "…" at 80 columns)."""
-    return f"{lesson.order}/{len(load_catalog())} · {lesson.title[:30]}"
+    """The start of the lesson's title bar (a long title is cut at 80 columns)."""
+    return f"{lesson.order}/{len(load_catalog())} · {lesson.title}"[:40]
 
 
 @pytest.fixture

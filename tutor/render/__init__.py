@@ -3,3 +3,13 @@
 This room imports rich and the engine, never Textual: `qlora-tutor inspect`, `doctor`, `runs`
 and `train` draw through it without loading the UI toolkit.
 """
+
+from rich.table import Table
+
+
+def facts_table() -> Table:
+    """The two-column grid every report here uses: a bold label, then its value."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    return table

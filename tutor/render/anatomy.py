@@ -15,6 +15,7 @@ from tutor.engine.anatomy import AdapterCheck, Anatomy, MergeCheck, Node, summar
 from tutor.engine.errors import LabError
 from tutor.engine.presets import PRESETS
 from tutor.units import decimal_bytes
+from tutor.render import facts_table
 
 ROW_COLUMNS = ("module", "in -> out", "lora_A", "lora_B", "per layer", "layers", "total")
 ROLE_STYLES = {
@@ -89,9 +90,7 @@ def rows_table(anatomy: Anatomy) -> Table:
 
 
 def totals_table(anatomy: Anatomy) -> Table:
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold")
-    table.add_column()
+    table = facts_table()
     peft_verdict = (Text("agrees", style="bold green") if anatomy.agrees_with_peft
                     else Text("DISAGREES", style="bold red"))
     table.add_row("trainable parameters",
@@ -125,9 +124,7 @@ def anatomy_report(anatomy: Anatomy, fold_layers: bool = True) -> RenderableType
 def merge_report(result: MergeCheck) -> RenderableType:
     verdict = (Text("equivalent", style="bold green") if result.equivalent
                else Text("NOT equivalent", style="bold red"))
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold")
-    table.add_column()
+    table = facts_table()
     table.add_row(f"W' vs W + {result.scaling:g} B A ({result.layer})", f"max difference {result.weight_error:.2e}")
     table.add_row("what the adapter changes", f"logits move by up to {result.adapter_effect:.3f}")
     table.add_row("merged vs base + adapter, fp32 base",
@@ -142,9 +139,7 @@ def merge_report(result: MergeCheck) -> RenderableType:
 
 def adapter_file_report(check: AdapterCheck) -> RenderableType:
     adapter_file = check.file
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold")
-    table.add_column()
+    table = facts_table()
     table.add_row("run", f"{check.run_name}  ({check.anatomy.model_label}, r = {check.anatomy.settings.rank}, "
                   f"targets: {', '.join(check.anatomy.targets)})")
     table.add_row("computed", f"{check.anatomy.trainable:,} parameters x {adapter_file.bytes_per_param} bytes "

@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tutor.engine.sft_data import DataReport
+from tutor.render import facts_table
 
 COUNTED = "bold green"
 MASKED = "grey50"
@@ -48,9 +49,7 @@ def legend(plain: bool = False) -> Text:
 
 def summary_table(report: DataReport) -> Table:
     validation = report.validation
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold")
-    table.add_column()
+    table = facts_table()
     table.add_row("data", report.source)
     table.add_row("shape", f"{validation.shape}: {SHAPE_MEANING[validation.shape]}")
     table.add_row("rows", f"{validation.rows:,} ({validation.bad_rows:,} with problems)")

@@ -7,6 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tutor.engine.planner import Check, Plan
+from tutor.render import facts_table
 
 GB = 1e9
 
@@ -39,9 +40,7 @@ def verdict(plan: Plan) -> Text:
 
 def plan_renderable(plan: Plan) -> Group:
     s = plan.settings
-    facts = Table.grid(padding=(0, 2))
-    facts.add_column(style="bold")
-    facts.add_column()
+    facts = facts_table()
     facts.add_row("trainable", f"{plan.trainable:,} of {plan.total_params:,} parameters "
                                f"({plan.trainable / plan.total_params:.2%})")
     facts.add_row("adapter file", f"{plan.adapter_file_bytes / 1e6:,.1f} MB (fp32)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -13,6 +14,9 @@ from tutor.engine.progress import Progress, load_progress
 from tutor.ui.palette import LessonCommands
 from tutor.ui.job_manager import JobManager
 from tutor.ui.screens.home import HomeScreen
+
+if TYPE_CHECKING:
+    from tutor.engine.jobs import JobRunner
 
 # Only the home screen is imported up front; the others (and Markdown) load when first
 # opened, so the first frame comes sooner.
@@ -33,7 +37,7 @@ class TutorApp(App[int]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, *, start_lesson: str | None = None, runner=None,
+    def __init__(self, *, start_lesson: str | None = None, runner: JobRunner | None = None,
                  progress: Progress | None = None, catalog: tuple[Lesson, ...] | None = None) -> None:
         super().__init__()
         self.catalog: tuple[Lesson, ...] = catalog or load_catalog()
@@ -128,7 +132,7 @@ class TutorApp(App[int]):
         yield from super().get_system_commands(screen)
 
 
-def create_app(*, start_lesson: str | None = None, runner=None, progress: Progress | None = None,
+def create_app(*, start_lesson: str | None = None, runner: JobRunner | None = None, progress: Progress | None = None,
                catalog: tuple[Lesson, ...] | None = None) -> TutorApp:
     """Build the app. Tests pass `runner` to control how jobs are started, and may pass their
     own `progress` record and lesson `catalog`."""
