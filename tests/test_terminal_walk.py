@@ -37,7 +37,7 @@ class Terminal:
     def pump(self) -> None:
         try:
             self.stream.feed(self.child.read_nonblocking(65536, timeout=0.1))
-        except pexpect.TIMEOUT:
+        except (pexpect.TIMEOUT, pexpect.EOF):  # an exit is reported by wait_for, with the screen
             pass
 
     def wait_for(self, text: str, timeout: float = 60.0) -> None:
@@ -46,7 +46,8 @@ class Terminal:
         while text not in self.text():
             if not self.child.isalive():
                 self.drain()
-                pytest.fail(f"qlora-tutor exited waiting for {text!r}; screen:\n{self.text()}")
+                pytest.fail(f"qlora-tutor exited waiting for {text!r}; screen:\n{self.text()}\n"
+                            f"last output:\n{self.child.before!r}")
             if time.monotonic() > deadline:
                 pytest.fail(f"{text!r} never showed; screen:\n{self.text()}")
             self.pump()
@@ -123,7 +124,8 @@ def test_a_learner_walks_the_whole_app_at_80x24(tutor: Terminal):
 
     # A lab on tiny, started with ctrl+r from the prose, to the end.
     lab = next(lesson for lesson in lessons if lesson.slug == "lab-train")
-    tutor.send("t", END, "\x1b[A", ENTER)  # the lesson before the last one in Contents
+    row = sum(1 + len(lesson.headings) for lesson in lessons[: lessons.index(lab)])  # Contents: a row
+    tutor.send("t", HOME, *[DOWN] * row, ENTER)  # per lesson and one per section heading
     tutor.wait_for(header(lab))
     tutor.send(PAGE_UP, CTRL_R)
     tutor.wait_for(": running", timeout=60)

@@ -14,6 +14,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
@@ -50,10 +51,21 @@ class WorkerPanel(Vertical):
             with HEAVY_WORK:
                 result = self.compute(*args)
         except Exception as exc:  # a broken bitsandbytes install must not take the lesson down
-            self.app.call_from_thread(self.query_one("#result", Static).update, failure(exc))
+            self.app.call_from_thread(self.show_unless_gone, failure(exc), failed=True)
             return
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self.show, result)
+            self.app.call_from_thread(self.show_unless_gone, result)
+
+    def show_unless_gone(self, result, failed: bool = False) -> None:
+        """The learner may have moved on (n, Contents) while the worker ran: the panel's
+        widgets are then being removed, and there is nothing left to show it in."""
+        try:
+            if failed:
+                self.query_one("#result", Static).update(result)
+            else:
+                self.show(result)
+        except NoMatches:
+            pass
 
 
 class ResultPanel(WorkerPanel):

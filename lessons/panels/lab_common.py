@@ -150,8 +150,9 @@ class LabPanel(Vertical):
             self.say(f"[b red]{escape(describe(exc))}[/b red]")
             return
         self.follow(run)
-        # ctrl+r may come from far up the lesson: show the run's status and panes
-        self.query_one(".lab-status").scroll_visible(top=True, animate=False)
+        # ctrl+r may come from far up the lesson: show the buttons (Cancel), the run's status
+        # and its panes under them
+        self.query_one(".lab-buttons").scroll_visible(top=True, animate=False)
 
     def on_config_error(self, exc: ConfigError) -> None:
         self.say(f"[b red]{escape(str(exc))}[/b red]")

@@ -90,13 +90,14 @@ class LessonScreen(Screen):
             self.call_after_refresh(self.go_to_place)
 
     def go_to_place(self) -> None:
-        """Scroll to the section asked for in Contents, else to where the learner last was."""
+        """Scroll to the section asked for in Contents, else to where the learner last was
+        (unless they have moved meanwhile: the prose loads after the first keys work)."""
         body = self.query_one("#lesson-body")
         headings = list(self.query("MarkdownH2"))
         if self.section is not None and self.section < len(headings):
             body.scroll_to_widget(headings[self.section], top=True, animate=False)
-        else:
-            body.scroll_to(y=self.app.lesson_places.get(self.lesson.slug, 0), animate=False)
+        elif (place := self.app.lesson_places.get(self.lesson.slug)) and body.scroll_y == 0:
+            body.scroll_to(y=place, animate=False)
 
     def keep_keys_working(self, focused: Widget | None) -> None:
         """A pressed button that disables itself (Check answers, Start training) drops the
