@@ -122,7 +122,8 @@ def test_packed_training_keeps_rows_and_says_so(tmp_path):
     flat = build_trainer(tiny_llama("sdpa"), tokenizer, dataset, config, ["q_proj"], tmp_path, "cpu", "fp32", [])
     flatten_rows(flat)  # the benchmark's ablation, but flash attention needs a GPU: rows all the same
     assert isinstance(flat.data_collator, PackedRowsCollator)
-    assert flat.speed_notes[-1].startswith("varlen: not applied")
+    if not torch.cuda.is_available():
+        assert flat.speed_notes[-1].startswith("varlen: not applied")
 
 
 def test_the_frozen_heap_is_frozen_while_training_and_released_after():

@@ -95,14 +95,14 @@ def run_in_process(kind: str, config: RunConfig):
 
 def test_eval_steps_add_measurements_between_epoch_ends():
     # 20 samples, 5 held out: 15 to train, 4 steps of batch 4 an epoch, 8 in 2 epochs
-    events = run_in_process("train", RunConfig(num_samples=20, epochs=2.0, eval_steps=3, max_new_tokens=5))
+    events = run_in_process("train", RunConfig(device="cpu", num_samples=20, epochs=2.0, eval_steps=3, max_new_tokens=5))
     assert events[-1]["status"] == "finished"
     assert [(e["step"], e["epoch"]) for e in events if e["type"] == "eval"] == [(3, 0.75), (4, 1.0), (6, 1.5), (8, 2.0)]
 
 
 def test_compare_reloads_the_adapter_and_reproduces_both_answers(trained):
     run_dir, train_events, _ = trained
-    events = run_in_process("compare", RunConfig(adapter=str(run_dir / "adapter")))
+    events = run_in_process("compare", RunConfig(device="cpu", adapter=str(run_dir / "adapter")))
     assert_valid_events(events)
     before = {e["stream"]: e["text"] for e in train_events if e["type"] == "generation"}
     after = {e["stream"]: e["text"] for e in events if e["type"] == "generation" and e["index"] == 0}

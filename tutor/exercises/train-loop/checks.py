@@ -16,7 +16,9 @@ STEPS, BATCH, LENGTH, MIN_DROP = 20, 4, 32, 0.3
 
 
 def _tiny_4bit():
-    return AutoModelForCausalLM.from_pretrained(ensure_tiny(), dtype=torch.float32,
+    """On the CPU on every machine (bitsandbytes' CPU backend), like the batches: on a GPU
+    machine transformers would otherwise place the 4-bit model on cuda."""
+    return AutoModelForCausalLM.from_pretrained(ensure_tiny(), dtype=torch.float32, device_map="cpu",
                                                 quantization_config=four_bit_config(torch.float32))
 
 
