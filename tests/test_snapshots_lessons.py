@@ -20,9 +20,11 @@ SIZES = [(80, 24), (120, 40)]
 
 
 async def settle(app, pilot) -> None:
-    """Heavy panels compute in threads and the prose mounts in batches: wait for both."""
-    await pilot.pause()
-    await app.workers.wait_for_complete()
+    """Heavy panels compute in threads and the prose mounts in batches: wait for both, twice,
+    since a finished computation can start another (a panel reacting to its own result)."""
+    for _ in range(2):
+        await pilot.pause()
+        await app.workers.wait_for_complete()
     await pilot.pause()
 
 
