@@ -10,7 +10,7 @@ undoes all of `paper`; the run's config.toml records the recipe's name with ever
   also trains on the responses only; trl's SFTTrainer does that by itself for data in
   prompt/completion form, and the bundled prompts have no responses, so every token counts.
 - fast: the seed's settings with the packed speed path (tutor.engine.training.speed).
-- overfit: 50 passes over 7 samples (5 more held out) at a high learning rate, without dropout,
+- overfit: 30 passes over 7 samples (5 more held out) at a high learning rate, without dropout,
   so the held-out loss turns up while the training loss keeps falling (measured on tiny on CPU).
 """
 
@@ -35,8 +35,8 @@ SETTINGS: dict[str, dict] = {
               "optim": "paged_adamw_32bit", "lr_scheduler": "constant", "max_grad_norm": 0.3},
     "fast": {**_SEED, "speed": "packed"},
     # What it does on tiny is measured by bench/overfit_curve.py (bench/results/overfit_tiny.json).
-    "overfit": {**_SEED, "target_modules": "all-linear", "lora_r": 64, "lora_dropout": 0.0, "learning_rate": 1e-2,
-                "epochs": 50.0, "num_samples": 12, "lr_scheduler": "constant"},
+    "overfit": {**_SEED, "target_modules": "all-linear", "lora_r": 64, "lora_dropout": 0.0, "learning_rate": 1e-3,
+                "epochs": 30.0, "num_samples": 12, "lr_scheduler": "constant"},
 }
 
 
