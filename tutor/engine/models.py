@@ -208,20 +208,30 @@ def check_fits_device(source: ModelSource, device: str) -> None:
         raise NoCudaError(f"{source.name} has about {params / 1e9:.1f}B parameters and no CUDA GPU is visible")
 
 
-def estimated_params(source: ModelSource) -> int | None:
-    """Parameter count from the preset or the local config, built on the meta device."""
-    from tutor.engine.presets import meta_model, preset_config
+def source_config(source: ModelSource):
+    """The model's transformers config from its preset or local folder, or None (a hub id that
+    is not on disk, or an architecture transformers cannot read)."""
+    from tutor.engine.presets import preset_config
 
     try:
         if source.preset is not None:
-            config = preset_config(source.preset.name)
-        elif Path(source.location).is_dir():
+            return preset_config(source.preset.name)
+        if Path(source.location).is_dir():
             from transformers import AutoConfig
 
-            config = AutoConfig.from_pretrained(source.location)
-        else:
-            return None
-        return sum(p.numel() for p in meta_model(config).parameters())
+            return AutoConfig.from_pretrained(source.location)
+    except Exception:  # an exotic architecture: no estimate, no refusal
+        return None
+    return None
+
+
+def estimated_params(source: ModelSource) -> int | None:
+    """Parameter count from the preset or the local config, built on the meta device."""
+    from tutor.engine.presets import meta_model
+
+    config = source_config(source)
+    try:
+        return sum(p.numel() for p in meta_model(config).parameters()) if config is not None else None
     except Exception:  # an exotic architecture: no estimate, no refusal
         return None
 
@@ -232,17 +242,11 @@ UNGATED_MLP_TYPES = frozenset({"bloom", "gpt2", "gpt_neox", "opt", "falcon", "ph
 def shape_of(source: ModelSource):
     """The model's shape for the memory estimate (`memory.ModelShape`), from its config."""
     from tutor.engine.memory import ModelShape
-    from tutor.engine.presets import preset_config
 
+    config = source_config(source)
+    if config is None:
+        return None
     try:
-        if source.preset is not None:
-            config = preset_config(source.preset.name)
-        elif Path(source.location).is_dir():
-            from transformers import AutoConfig
-
-            config = AutoConfig.from_pretrained(source.location)
-        else:
-            return None
         text = config.get_text_config() if hasattr(config, "get_text_config") else config
         hidden = text.hidden_size
         heads = text.num_attention_heads
