@@ -102,8 +102,8 @@ class TerminalPage:
         return time.monotonic() - started
 
     def press(self, *keys: str) -> None:
-        self.page.focus("textarea.xterm-helper-textarea")  # xterm's input; a click would press the app
-        for key in keys:
+        for key in keys:  # focus xterm's input before each key: the browser may move it on Tab
+            self.page.focus("textarea.xterm-helper-textarea")  # (a click would press the app instead)
             self.page.keyboard.press(key)
 
 
