@@ -47,3 +47,18 @@ async def wait_until(pilot, condition, timeout: float = 30.0, shows=None) -> Non
             where = f"{condition.__code__.co_filename}:{condition.__code__.co_firstlineno}"
             pytest.fail(f"timed out after {timeout:.0f} s waiting at {where}" + (f"; it shows: {shows()}" if shows else ""))
         await pilot.pause(0.05)
+
+
+async def settle(app, pilot, rounds: int = 30) -> None:
+    """Wait until the screen stops changing: heavy panels compute in threads, post their result,
+    and the new content is laid out a frame later (under load, later still). The screenshot
+    is the state: two equal ones in a row mean every pending update has landed."""
+    previous = None
+    for _ in range(rounds):
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        shot = app.export_screenshot()
+        if shot == previous:
+            return
+        previous = shot

@@ -152,7 +152,7 @@ def test_tiny_with_real_4bit_weights_equals_peft():
 def test_merge_on_tiny_matches_base_plus_adapter():
     result = check_merge(tiny_folder(), LoraSettings(rank=8, alpha=16))
     assert result.adapter_effect > 0.1  # the adapter really changes the output
-    assert result.merged_error <= result.tolerance == 1e-4
+    assert result.merged_error <= result.tolerance == 1e-3
     assert result.weight_error <= 1e-5
     assert result.equivalent
     assert result.merged_error_4bit > 100 * max(result.merged_error, 1e-7)
@@ -160,9 +160,10 @@ def test_merge_on_tiny_matches_base_plus_adapter():
     assert result.dequantized_merge_error <= result.tolerance
     assert result.reload_gap > 100 * max(result.dequantized_merge_error, 1e-7)
     assert result.reload_gap < result.adapter_effect / 10
-    # the sizes lesson 5 quotes (about 8, 0.07 and 0.3) on tiny with seed 0
+    # the sizes lesson 5 quotes (about 8, 0.6, 2e-4 and 1) on tiny with seed 0
     assert 4 < result.adapter_effect < 16
-    assert 0.03 < result.reload_gap < 0.15 and 0.1 < result.merged_error_4bit < 1
+    assert 0.3 < result.reload_gap < 1.0 and 0.5 < result.merged_error_4bit < 2
+    assert 1e-5 < result.dequantized_merge_error < 1e-3
 
 
 @pytest.mark.slow

@@ -81,13 +81,21 @@ def test_measure_on_a_cpu_compares_the_planner_with_the_committed_gpu_runs(capsy
     assert "No CUDA GPU here" in out and "llama-2-7b" in out and "bloomz-560m" in out
 
 
+def tiny_lora_params(rank: int) -> int:
+    """q, k, v, o of every tiny layer: r x (in + out) each (tiny's k and v are as wide as q)."""
+    from tutor.engine.presets import PRESETS
+
+    config = PRESETS["tiny"].config
+    return config["num_hidden_layers"] * 4 * rank * 2 * config["hidden_size"]
+
+
 def test_measurement_runs_the_labs_trainer_for_real(tmp_path):
     """A CPU smoke run of what --measure does on a GPU: tiny, two steps."""
     from tutor.engine.training.plan_measure import measure
 
     result = measure(PlanSettings(model="tiny", rank=4, batch_size=1, max_length=16, optimizer="adamw_torch"),
                      steps=2, log=lambda _: None)
-    assert result["steps"] == 2 and result["tokens_per_s"] > 0 and result["trainable"] == 4 * 4 * 4 * (128 + 128)  # layers x q,k,v,o x r x (in + out)
+    assert result["steps"] == 2 and result["tokens_per_s"] > 0 and result["trainable"] == tiny_lora_params(4)
 
 
 def test_a_config_without_weights_is_measured_with_random_weights_built_once(tmp_path, monkeypatch):

@@ -8,6 +8,7 @@ from rich.console import ConsoleRenderable, RichCast
 from rich.measure import Measurement
 from textual.widgets import Static
 
+from conftest import settle
 from fakes import FakeRunner
 from tutor.engine.lessons import load_catalog
 from tutor.ui.app import create_app
@@ -52,7 +53,5 @@ async def test_every_panel_fits_at_the_sizes_people_use(slug):
     async with app.run_test(size=SIZES[0]) as pilot:
         for size in SIZES:
             await pilot.resize_terminal(*size)
-            await pilot.pause()
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+            await settle(app, pilot)
             assert misfits(app.screen) == [], size

@@ -12,20 +12,12 @@ from pytest_textual_snapshot import SVGImageExtension
 
 from textual.widgets import Markdown, Static
 
+from conftest import settle
 from fakes import FakeRunner
 from tutor.engine.lessons import load_catalog
 from tutor.ui.app import create_app
 
 SIZES = [(80, 24), (120, 40)]
-
-
-async def settle(app, pilot) -> None:
-    """Heavy panels compute in threads and the prose mounts in batches: wait for both, twice,
-    since a finished computation can start another (a panel reacting to its own result)."""
-    for _ in range(2):
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def places(screen) -> list:

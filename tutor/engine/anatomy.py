@@ -460,7 +460,7 @@ def check_adapter(run_dir: Path) -> AdapterCheck:
 
 # --- merging ---------------------------------------------------------------------------
 
-MERGE_TOLERANCE = 1e-4  # max |logit difference| allowed between merged and base + adapter, fp32
+MERGE_TOLERANCE = 1e-3  # max |logit difference| allowed between merged and base + adapter, fp32
 MERGE_PROBE_TOKENS = 16
 
 
