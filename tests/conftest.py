@@ -53,6 +53,11 @@ async def settle(app, pilot, rounds: int = 30) -> None:
     """Wait until the screen stops changing: heavy panels compute in threads, post their result,
     and the new content is laid out a frame later (under load, later still). The screenshot
     is the state: two equal ones in a row mean every pending update has landed."""
+    from lessons.panels.common import COMPUTING
+
+    await wait_until(pilot, lambda: not any(
+        COMPUTING.plain in str(getattr(result, "content", "")) for result in app.screen.query("#result")),
+        timeout=120)  # a panel still computing (its thread may queue behind another's heavy work)
     previous = None
     for _ in range(rounds):
         await pilot.pause()
