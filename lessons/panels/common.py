@@ -64,6 +64,9 @@ class WorkerPanel(Vertical):
                 self.query_one("#result", Static).update(result)
             else:
                 self.show(result)
+            # A result that lands before the panel's first layout (fast, once the libraries are
+            # imported) kept the height of "computing…": lay the result out again once drawn.
+            self.call_after_refresh(self.query_one("#result", Static).refresh, layout=True)
         except NoMatches:
             pass
 
