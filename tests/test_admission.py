@@ -35,6 +35,8 @@ def test_with_one_cpu_slot_the_second_job_waits_its_turn_and_a_queued_job_can_be
     first = runner.start("generate", config, tmp_path / "first")
     wait_for(lambda: any(e["type"] == "queue" and e["admitted"] == [] for e in read_all(first.run_dir)))
     second = runner.start("generate", config, tmp_path / "second")
+    # The third starts only once the second holds its ticket, so their places in line are fixed.
+    wait_for(lambda: any(e["type"] == "queue" for e in read_all(second.run_dir)))
     third = runner.start("generate", config, tmp_path / "third")
     wait_for(lambda: any(e["type"] == "queue" for e in read_all(third.run_dir)))
     third.cancel()
