@@ -56,6 +56,14 @@ def test_runs_command_lists_them(capsys):
     assert '"status": "finished"' in capsys.readouterr().out
 
 
+def test_no_runs_says_so_and_json_mode_keeps_stdout_empty(capsys):
+    assert main(["runs", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and "no runs yet" in err and "qlora-tutor train --model tiny" in err
+    assert main(["runs"]) == 0
+    assert "no runs yet" in capsys.readouterr().out
+
+
 def test_existing_output_folder_is_never_overwritten(tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()

@@ -92,13 +92,21 @@ def filling_a_folder() -> bool:
     return bool(_filling)
 
 
+def remove_unfinished(folder: Path, name: str = "*") -> int:
+    """Delete the staging folders a writer killed with SIGKILL left in `folder` (for the
+    target `name`, or all); only call it when no writer can be running. Returns how many."""
+    leftovers = [p for p in folder.glob(f".{name}.*.partial") if p.is_dir()]
+    for leftover in leftovers:
+        shutil.rmtree(leftover, ignore_errors=True)
+    return len(leftovers)
+
+
 @contextlib.contextmanager
 def staged_folder(target: Path) -> Iterator[Path]:
     """Yield a hidden, empty folder beside `target`; rename it to `target` when the block
     succeeds, delete it when the block fails. `target` must not exist or be empty."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    for leftover in target.parent.glob(f".{target.name}.*.partial"):
-        shutil.rmtree(leftover, ignore_errors=True)  # from a writer killed with SIGKILL
+    remove_unfinished(target.parent, target.name)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
     _filling.add(staging)
     try:

@@ -189,3 +189,19 @@ def test_a_run_lost_on_a_full_disk_says_the_disk_is_full(monkeypatch):
     Usage = namedtuple("Usage", "total used free")
     monkeypatch.setattr(jobs.shutil, "disk_usage", lambda path: Usage(10**9, 10**9, 0))
     assert jobs.lost_reason(run_dir) == f"the disk holding {run_dir} is full"
+
+
+def test_a_save_cut_short_by_sigkill_leaves_nothing_once_the_run_is_looked_at():
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    run_dir = good_run("killed-mid-save", events=(("phase", {"phase": "saving"}),), pid=gone.pid)
+    leftover = run_dir / ".adapter.x1y2.partial"
+    leftover.mkdir()
+    (leftover / "adapter_model.safetensors").write_bytes(b"half")
+    live = good_run("saving-now", events=(("phase", {"phase": "saving"}),), pid=os.getpid())
+    (live / ".adapter.a1b2.partial").mkdir()
+
+    statuses = {info.run_dir.name: info.status for info in jobs.list_runs()}
+
+    assert statuses["killed-mid-save"] == RunStatus.LOST and not leftover.exists()
+    assert (live / ".adapter.a1b2.partial").is_dir()  # a writer that is alive keeps its staging folder

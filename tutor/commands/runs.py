@@ -46,6 +46,10 @@ def run(args: argparse.Namespace) -> int:
     if args.cancel:
         raise CommandError("--cancel needs the NAME of a run (see qlora-tutor runs)")
     runs = list_runs(root)
+    if not runs:  # on stderr: with --json, stdout stays zero JSON lines for zero runs
+        print(f"no runs yet in {root}; start one with `qlora-tutor train --model tiny`",
+              file=sys.stderr if args.json else sys.stdout)
+        return 0
     if args.json:
         for info in runs:
             print(json.dumps({
@@ -53,9 +57,6 @@ def run(args: argparse.Namespace) -> int:
                 "model": info.model, "started_at": info.started_at, "pid": info.pid,
                 "summary": info.summary, "error": info.error,
             }))
-        return 0
-    if not runs:
-        print(f"no runs yet in {root}; start one with `qlora-tutor train --model tiny`")
         return 0
     print(f"{'RUN':<40} {'KIND':<9} {'STATUS':<10} {'MODEL':<16} {'STARTED':<17} RESULT")
     for info in runs:

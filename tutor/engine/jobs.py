@@ -34,6 +34,7 @@ from tutor import paths
 from tutor.engine.config import RunConfig
 from tutor.engine.errors import LabError
 from tutor.engine.events import EVENTS_FILE, EventTail, RunStatus, read_all, status_of
+from tutor.storage import remove_unfinished
 
 JOB_FILE = "job.json"
 CONFIG_FILE = "config.toml"
@@ -293,6 +294,8 @@ def list_runs(root: Path | None = None) -> list[RunInfo]:
         by_type = {e["type"]: e for e in events}
         pid = job.get("pid")
         running = bool(pid) and _alive(pid, job.get("pid_create_time"))
+        if pid and not running:
+            remove_unfinished(run_dir)  # a save cut short by SIGKILL: nothing can finish it now
         runs.append(RunInfo(
             run_dir=run_dir, kind=job.get("kind", "?"), status=status_of(events, running),
             started_at=job.get("started_at", 0.0), model=_config_model(run_dir), pid=pid,
