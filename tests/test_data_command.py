@@ -27,3 +27,12 @@ def test_unusable_input_is_one_line_on_stderr(tmp_path, capsys):
     assert main(["data", str(tmp_path / "missing.parquet")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "does not exist" in err
+
+
+def test_a_shipped_file_is_shown_by_its_place_in_the_package_the_same_on_every_machine(tmp_path):
+    from tutor.engine.sft_data import SHAPE_EXAMPLES
+    from tutor.render.data_report import shown_source
+
+    assert shown_source(str(SHAPE_EXAMPLES["messages"].resolve())) == "tutor/data/shapes/messages.jsonl"
+    own = str(tmp_path / "mine.jsonl")
+    assert shown_source(own) == own and shown_source("bundled") == "bundled"

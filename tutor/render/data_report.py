@@ -3,12 +3,16 @@ whether they count toward the loss (the way axolotl's `preprocess --debug` shows
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
 from tutor.engine.sft_data import DataReport
 from tutor.render import facts_table
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding `tutor/`
 
 COUNTED = "bold green"
 MASKED = "grey50"
@@ -47,10 +51,19 @@ def legend(plain: bool = False) -> Text:
     return Text.assemble(("counts toward the loss", COUNTED), "   ", ("masked (label -100)", MASKED))
 
 
+def shown_source(source: str) -> str:
+    """A file shipped with the tutor by its place in the package (`tutor/data/...`), the same
+    on every machine; anything else as the learner gave it."""
+    path = Path(source)
+    if path.is_absolute() and path.resolve().is_relative_to(PACKAGE_ROOT / "tutor"):
+        return str(path.resolve().relative_to(PACKAGE_ROOT))
+    return source
+
+
 def summary_table(report: DataReport) -> Table:
     validation = report.validation
     table = facts_table()
-    table.add_row("data", report.source)
+    table.add_row("data", shown_source(report.source))
     table.add_row("shape", f"{validation.shape}: {SHAPE_MEANING[validation.shape]}")
     table.add_row("rows", f"{validation.rows:,} ({validation.bad_rows:,} with problems)")
     table.add_row("tokenizer", f"{report.tokenizer_label}, {report.template_note}")
