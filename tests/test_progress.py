@@ -35,6 +35,25 @@ def test_passing_the_quiz_completes_the_lesson():
     assert load_progress().status("nf4") == DONE
 
 
+def test_a_passed_measurement_completes_the_lesson_and_is_kept(capsys):
+    from tutor.cli import main
+
+    progress = load_progress()
+    progress.mark_opened("plan-your-run")
+    progress.record_measurement("plan-your-run", "peak 2.1 GB predicted, 1.9 GB measured (+8 %)")
+    again = load_progress()
+    assert again.status("plan-your-run") == DONE and again.of("plan-your-run").best_score is None
+    assert again.of("plan-your-run").measured == "peak 2.1 GB predicted, 1.9 GB measured (+8 %)"
+    assert main(["progress"]) == 0
+    assert "peak 2.1 GB predicted, 1.9 GB measured (+8 %)" in capsys.readouterr().out
+
+
+def test_a_measurement_that_is_not_text_counts_as_corrupt():
+    progress_file().parent.mkdir(parents=True, exist_ok=True)
+    progress_file().write_text(json.dumps({"lessons": {"plan-your-run": {"status": "done", "measured": 5}}}))
+    assert load_progress().warning is not None
+
+
 def test_reopening_a_done_lesson_keeps_it_done():
     progress = load_progress()
     progress.mark_done("nf4")

@@ -51,7 +51,7 @@ def test_two_processes_writing_at_once_lose_nothing(tutor_home):
 
     lessons = json.loads(progress_file().read_text())["lessons"]
     assert sorted(lessons) == sorted(f"{name}-{n}" for name in "ab" for n in range(count))
-    assert lessons["a-3"] == {"status": NOT_STARTED, "best_score": 3, "quiz_total": 40}
+    assert lessons["a-3"] == {"status": NOT_STARTED, "best_score": 3, "quiz_total": 40, "measured": None}
     assert lessons["b-38"]["status"] == DONE
 
 

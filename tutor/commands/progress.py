@@ -40,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
         status = "coming soon" if lesson.coming else entry.status
         table.add_row(str(lesson.order), lesson.title, lesson.slug, status, quiz)
     console.print(table)
+    for lesson in load_catalog():
+        if measured := progress.of(lesson.slug).measured:
+            console.print(f"\n{lesson.title}: {measured}")
     passed, total = exercises_passed()
     console.print(f"\nExercises: {passed}/{total} passing (qlora-tutor exercise list)")
     if progress.last_lesson:

@@ -32,6 +32,7 @@ class LessonProgress:
     status: str = NOT_STARTED
     best_score: int | None = None
     quiz_total: int | None = None
+    measured: str | None = None  # a lesson's own measurement that passed, in one line (the capstone's)
 
 
 @dataclass
@@ -73,6 +74,15 @@ class Progress:
             entry.quiz_total = total
             if passed:
                 entry.status = DONE
+        self.change(edit)
+
+    def record_measurement(self, slug: str, summary: str) -> None:
+        """A lesson whose practical check passed on this machine (the capstone's plan, measured
+        within tolerance) is complete, and keeps what was measured."""
+        def edit(record: Progress) -> None:
+            entry = record.lessons.setdefault(slug, LessonProgress())
+            entry.measured = summary
+            entry.status = DONE
         self.change(edit)
 
     def reset(self) -> None:
@@ -123,7 +133,10 @@ def _parse(data: object) -> tuple[dict[str, LessonProgress], str | None]:
         numbers = (raw.get("best_score"), raw.get("quiz_total"))
         if not all(n is None or (isinstance(n, int) and not isinstance(n, bool)) for n in numbers):
             raise ValueError(f"bad quiz score for {slug!r}")
-        lessons[str(slug)] = LessonProgress(raw["status"], *numbers)
+        measured = raw.get("measured")
+        if measured is not None and not isinstance(measured, str):
+            raise ValueError(f"bad measurement for {slug!r}")
+        lessons[str(slug)] = LessonProgress(raw["status"], *numbers, measured)
     last = data.get("last_lesson")
     return lessons, last if isinstance(last, str) else None
 

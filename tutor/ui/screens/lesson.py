@@ -11,6 +11,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Header, Markdown, Static
 
 from tutor.engine.lessons import Lesson, resolve_panel
+from tutor.ui.messages import MeasurementPassed
 from tutor.ui.widgets.quiz import Quiz
 
 
@@ -120,6 +121,10 @@ class LessonScreen(Screen):
         self.app.progress.record_quiz(self.lesson.slug, event.score, event.total, event.passed)
         if event.passed:
             self.notify(f"Lesson {self.lesson.order} complete.", title="Quiz passed")
+
+    def on_measurement_passed(self, event: MeasurementPassed) -> None:
+        self.app.progress.record_measurement(self.lesson.slug, event.summary)
+        self.notify(f"Lesson {self.lesson.order} complete: {event.summary}", title="Measured on this machine")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """ctrl+r belongs to lab lessons only (hidden elsewhere, in the footer and in help)."""
