@@ -8,7 +8,8 @@ from rich.console import Console
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Input, Static, Tree
 
-from lessons.panels.anatomy import AdapterFilePanel, AnatomyPanel, TRAINING_LESSON
+from lessons.panels.anatomy import AdapterFilePanel, AnatomyPanel
+from lessons.reports.anatomy import TRAINING_LESSON, model_report
 
 
 class PanelApp(App):
@@ -134,7 +135,7 @@ def test_report_is_the_llama_8b_r32_accounting():
     from rich.console import Console
 
     console = Console(width=140, record=True)
-    console.print(AnatomyPanel.report())
+    console.print(model_report())
     text = console.export_text()
     assert "0-31  (32 identical)" in text
     assert "27,262,976 of 8,057,524,224" in text

@@ -81,7 +81,7 @@ async def test_lesson_shows_prose_and_panels_and_a_note_for_a_broken_panel():
         await pilot.pause()
         assert app.screen.query_one("#demo-panel")
         [note] = app.screen.query(".panel-error")
-        assert "fixtures.demo_panel:Missing" in str(note.render())
+        assert "fixtures.panels.demo:Missing" in str(note.render())
 
 
 async def test_table_of_contents_jumps_to_a_lesson():

@@ -12,7 +12,7 @@ from fixtures import LESSONS
 from tutor import __version__
 from tutor.cli import main
 from tutor.commands.show import print_lesson
-from tutor.engine.lessons import find_lesson, load_catalog
+from tutor.engine.lessons import LessonError, find_lesson, load_catalog, resolve_report
 
 SLUGS = ["why-qlora", "quantization", "nf4", "lora-rank", "adapter-anatomy",
          "lab-baseline", "lab-train", "lab-compare", "your-data", "plan-your-run"]
@@ -59,8 +59,30 @@ def test_show_prints_panel_reports_and_survives_a_broken_panel():
     text = console.export_text()
     assert "Some prose before the panel." in text
     assert "demo panel report" in text
-    assert "panel fixtures.demo_panel:Missing unavailable: AttributeError" in text
+    assert "panel fixtures.panels.demo:Missing unavailable: LessonError: no report for Missing" in text
     assert "The end of the intro." in text
+
+
+def test_every_panel_of_the_lessons_has_exactly_one_report():
+    """Each panel line finds its report, and every report belongs to a panel line (no stale ones)."""
+    import importlib
+    import pkgutil
+
+    import lessons.reports
+
+    refs = {seg.panel for lesson in load_catalog() for seg in lesson.segments if seg.panel}
+    assert all(callable(resolve_report(ref)) for ref in refs)
+    reported = {
+        f"lessons.panels.{info.name}:{name}"
+        for info in pkgutil.iter_modules(lessons.reports.__path__)
+        for name in getattr(importlib.import_module(f"lessons.reports.{info.name}"), "REPORTS", {})
+    }
+    assert reported == refs
+
+
+def test_a_panel_outside_a_panels_package_has_no_report():
+    with pytest.raises(LessonError, match="fixtures.demo is not in a 'panels' package"):
+        resolve_report("fixtures.demo:DemoPanel")
 
 
 def test_show_prints_questions_then_answers():

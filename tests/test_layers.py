@@ -51,19 +51,26 @@ def test_cli_and_home_screen_do_not_import_heavy_libraries():
 
 
 def test_headless_commands_do_not_import_textual(tmp_path):
-    """Each command really runs (doctor's checks, inspect on the meta device, a run replayed)."""
+    """Each command really runs (doctor's checks, inspect on the meta device, a run replayed,
+    every lesson printed whole: `show` prints the panels' reports, never imports a panel)."""
     run_python(f"""
         import contextlib, io, os, sys
         os.environ["QLORA_TUTOR_HOME"] = {str(tmp_path)!r}
         from tests.fakes import write_dead_run
         from tutor.cli import main
+        from tutor.engine.lessons import load_catalog
 
         write_dead_run("train", [{{"type": "end", "t": 1.0, "status": "finished"}}])
         commands = [["doctor"], ["inspect", "--model", "llama-3.1-8b", "-r", "4"], ["runs"],
                     ["runs", os.listdir({str(tmp_path / "runs")!r})[0]], ["train", "--lora-r", "0"]]
-        for argv in commands:
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                main(argv)
-            leaked = sorted(m for m in sys.modules if m.split(".")[0] == "textual")
+        shows = [["show", lesson.slug] for lesson in load_catalog()]
+        for argv in commands + shows:
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+                code = main(argv)
+            leaked = sorted(m for m in sys.modules
+                            if m.split(".")[0] in ("textual", "textual_plotext") or m.startswith("lessons.panels"))
             assert not leaked, (argv, leaked[:5])
+            if argv in shows:
+                assert code == 0 and "[panel " not in out.getvalue(), (argv, code, out.getvalue()[-2000:])
     """)

@@ -10,6 +10,8 @@ from textual.widgets import Button, Select
 
 from lessons.panels.plan_run import PlanPanel
 from lessons.panels.your_data import PadEosPanel, TokenMaskPanel
+from lessons.reports.plan_run import plan_report
+from lessons.reports.your_data import token_mask_report
 from tutor.engine.lessons import find_lesson
 from tutor.engine.sft_data import SHAPE_EXAMPLES
 
@@ -82,5 +84,5 @@ def test_new_lessons_have_quizzes_panels_and_sources(slug):
 
 
 def test_reports_print_for_show():
-    assert "as the trainer sees it" in as_text(TokenMaskPanel.report())
-    assert "+2.6%" in as_text(PlanPanel.report())
+    assert "as the trainer sees it" in as_text(token_mask_report())
+    assert "+2.6%" in as_text(plan_report())

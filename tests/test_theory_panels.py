@@ -12,12 +12,13 @@ from textual.containers import VerticalScroll
 from textual.widgets import Input, Select, Static
 
 from tutor.engine.memory import activation_bytes, nearest_preset
-from lessons.panels.why_qlora import format_gb
-from lessons.panels.lora_rank import RankCounter, SvdRankPlot, ZeroInitPanel, whole_number_ticks
+from lessons.panels.lora_rank import RankCounter, SvdRankPlot, ZeroInitPanel
 from lessons.panels.nf4 import DoubleQuantPanel, FormatErrorPanel, NF4HistogramPanel, NF4LevelsPanel
 from lessons.panels.quantization import AbsmaxCalculator, CosineRoundTripPlot, OutlierPanel
 from lessons.panels.why_qlora import MemoryBillPanel
-from tutor.engine.lessons import find_lesson, resolve_panel
+from lessons.reports.lora_rank import whole_number_ticks
+from lessons.reports.why_qlora import format_gb
+from tutor.engine.lessons import find_lesson, resolve_report
 
 SIZES = [(80, 24), (160, 50)]
 
@@ -271,7 +272,7 @@ async def test_memory_bill_follows_a_typed_size():
 )
 def test_reports_print_the_pinned_figures(slug, pinned):
     reports = [
-        as_text(resolve_panel(seg.panel).report())
+        as_text(resolve_report(seg.panel)())
         for seg in find_lesson(slug).segments
         if seg.panel
     ]

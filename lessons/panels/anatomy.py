@@ -3,7 +3,7 @@ accounting, the merge check on tiny, and a finished lab run's adapter file on di
 
 Building a model (even on the meta device) imports torch and transformers, so it runs in a
 thread worker; what the panels draw comes from tutor.render.anatomy, which `qlora-tutor
-inspect` prints too.
+inspect` prints too, and `lessons.reports.anatomy` is what `qlora-tutor show` prints here.
 """
 
 from __future__ import annotations
@@ -21,28 +21,17 @@ from textual.validation import Integer
 from textual.widgets import Button, DataTable, Input, Select, Static, Tree
 
 from lessons.panels.common import HEAVY_WORK
+from lessons.reports.anatomy import DEFAULT_MODEL, DEFAULT_RANK, no_run_text
 from tutor.engine.anatomy import (
     Anatomy, LoraSettings, MergeCheck, Node, adapter_runs, check_adapter, check_merge, inspect_model, tiny_folder,
 )
 from tutor.engine.errors import LabError
 from tutor.engine.presets import PRESETS
 from tutor.render.anatomy import (
-    ROW_COLUMNS, adapter_file_report, anatomy_heading, anatomy_report, error_text, merge_report, node_label, row_cells,
-    totals_table,
+    ROW_COLUMNS, adapter_file_report, anatomy_heading, error_text, merge_report, node_label, row_cells, totals_table,
 )
 
-DEFAULT_MODEL = "llama-3.1-8b"
-DEFAULT_RANK = 32
-TRAINING_LESSON = "lab-train"
 CSS = Path(__file__).with_suffix(".tcss").read_text(encoding="utf-8")
-
-
-def no_run_text() -> Text:
-    return Text(f"No finished lab run yet: the lesson '{TRAINING_LESSON}' trains an adapter "
-                "(or run `qlora-tutor train`); come back here to weigh its file.", style="italic")
-
-
-# --- the panels -----------------------------------------------------------------------------
 
 
 class AnatomyPanel(Vertical):
@@ -151,10 +140,6 @@ class AnatomyPanel(Vertical):
         add(tree.root, root_node, True)
         tree.root.expand()
 
-    @classmethod
-    def report(cls) -> RenderableType:
-        return anatomy_report(inspect_model(DEFAULT_MODEL, LoraSettings(rank=DEFAULT_RANK)))
-
 
 class MergePanel(Vertical):
     """Merge a random adapter into tiny and compare logits with the unmerged model."""
@@ -189,12 +174,6 @@ class MergePanel(Vertical):
         self.query_one("#merge", Button).disabled = False
         result = self.query_one("#merge-result", Static)
         result.update(error_text(message.error) if message.error else merge_report(message.result))
-
-    @classmethod
-    def report(cls) -> RenderableType:
-        return Text("In the app, a button here merges a random r = 8 adapter into tiny and compares "
-                    "the logits; headless: `qlora-tutor inspect --model tiny --rank 8 --check-merge`.",
-                    style="italic")
 
 
 class AdapterFilePanel(Vertical):
@@ -234,13 +213,3 @@ class AdapterFilePanel(Vertical):
     def on_adapter_file_panel_checked(self, message: Checked) -> None:
         if str(self.query_one("#run", Select).value) == message.run:
             self.query_one("#file-result", Static).update(message.body)
-
-    @classmethod
-    def report(cls) -> RenderableType:
-        runs = adapter_runs()
-        if not runs:
-            return no_run_text()
-        try:
-            return adapter_file_report(check_adapter(runs[0]))
-        except LabError as exc:
-            return error_text(exc)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from rich.table import Table
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button
 
 from lessons.panels.lab_common import LabPanel
 from tutor.engine.config import ConfigError
-from tutor.engine.presets import PRESETS
 from tutor.ui.widgets.config_form import ConfigForm
 from tutor.ui.widgets.live_text import LiveText
 from tutor.ui.widgets.model_footprint import ModelFootprint
@@ -38,14 +36,3 @@ class LabBaselinePanel(LabPanel):
     def on_config_error(self, exc: ConfigError) -> None:
         self.query_one(ConfigForm).show_errors({e.field: e.message for e in exc.errors})
         super().on_config_error(exc)
-
-    @classmethod
-    def report(cls) -> Table:
-        """The models the lab knows by name."""
-        table = Table(title="lab-baseline: model presets (or pass any hub id / local folder)")
-        for column in ("preset", "hub id", "about"):
-            table.add_column(column)
-        for preset in PRESETS.values():
-            about = ("TEACHING MODEL: " if preset.teaching else "") + preset.description
-            table.add_row(preset.name, preset.hub_id or "(built locally)", about)
-        return table

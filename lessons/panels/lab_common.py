@@ -19,18 +19,10 @@ from textual.widgets import Button
 from tutor.engine.config import ConfigError, RunConfig
 from tutor.engine.errors import LabError
 from tutor.engine.events import RunStatus
-from tutor.engine.jobs import ADAPTER_DIR, lost_reason
+from tutor.engine.jobs import lost_reason
 from tutor.storage import StorageError, describe
 from tutor.ui.job_manager import JobEvents, TrackedRun
 from tutor.ui.widgets.live_text import LiveText
-
-
-def adapter_files(run_dir: Path) -> list[tuple[str, int]]:
-    """The files of a run's saved adapter with their sizes in bytes; empty if none saved."""
-    folder = Path(run_dir) / ADAPTER_DIR
-    if not folder.is_dir():
-        return []
-    return sorted((p.name, p.stat().st_size) for p in folder.iterdir() if p.is_file())
 
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"

@@ -5,32 +5,21 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from rich.console import Group
-from rich.table import Table
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, Select, Static
 
-from lessons.panels.lab_common import LabPanel, adapter_files
+from lessons.panels.lab_common import LabPanel
+from lessons.reports.lab_compare import adapter_files, files_table
 from tutor.engine.config import ConfigError, RunConfig
 from tutor.engine.errors import LabError
 from tutor.engine.jobs import ADAPTER_DIR, CONFIG_FILE
-from tutor.units import human_bytes
 from tutor.ui.widgets.answer_pairs import AnswerPairs
 from tutor.ui.widgets.config_form import ConfigForm
 from tutor.ui.widgets.live_text import LiveText
 from tutor.ui.widgets.run_log import RunLog
 
 FORM_FIELDS = ("prompt", "sampling", "temperature", "seed", "repetition_penalty", "max_new_tokens")
-
-
-def files_table(run_dir: Path) -> Table:
-    table = Table(title=f"{run_dir.name}/{ADAPTER_DIR}", title_justify="left")
-    table.add_column("file")
-    table.add_column("size", justify="right")
-    for name, size in adapter_files(run_dir):
-        table.add_row(name, human_bytes(size))
-    return table
 
 
 def train_config(run_dir: Path) -> RunConfig:
@@ -93,13 +82,3 @@ class LabComparePanel(LabPanel):
     def _chosen_run(self) -> Path | None:
         value = self.query_one("#adapter-choice", Select).value
         return None if value is Select.NULL else Path(value)
-
-    @classmethod
-    def report(cls) -> Group:
-        """The adapters trained so far, with their files and sizes."""
-        from tutor.engine.jobs import list_runs
-
-        runs = [info for info in list_runs() if info.kind == "train" and adapter_files(info.run_dir)]
-        if not runs:
-            return Group("No trained adapter yet: run lab-train first, then compare here.")
-        return Group(*(files_table(info.run_dir) for info in runs[:5]))

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
-
-from rich.console import Group
-from rich.table import Table
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, Select
 
 from lessons.panels.lab_common import LabPanel
-from tutor.engine.config import ConfigError, RunConfig
+from tutor.engine.config import ConfigError
 from tutor.ui.job_manager import TrackedRun
 from tutor.ui.widgets.config_form import ConfigForm
 from tutor.ui.widgets.gpu_gauge import GpuGauge
@@ -84,14 +80,3 @@ class LabTrainPanel(LabPanel):
         if others != self._offered:
             self._offered = others
             choice.set_options(others)
-
-    @classmethod
-    def report(cls) -> Group:
-        """The seed's defaults, section by section, with what each field does."""
-        table = Table(title="lab-train: the seed's QLoRA recipe (RunConfig defaults)")
-        for column in ("section", "field", "default", "what it does"):
-            table.add_column(column)
-        defaults = RunConfig()
-        for f in fields(RunConfig):
-            table.add_row(f.metadata["section"], f.name, repr(getattr(defaults, f.name)), f.metadata["help"])
-        return Group(table, "Start it from this lesson in the TUI (headless: qlora-tutor train).")

@@ -1,5 +1,6 @@
 """Panel of the plan-your-run lesson: choose a model, a GPU and the LoRA settings; see the
-predicted memory bill, adapter size and speed; then measure the plan on this machine's GPU."""
+predicted memory bill, adapter size and speed (from `lessons.reports.plan_run`, which
+`qlora-tutor show` prints too); then measure the plan on this machine's GPU."""
 
 from __future__ import annotations
 
@@ -16,13 +17,12 @@ from textual.validation import Integer
 from textual.widgets import Button, Checkbox, Input, Select, Static
 
 from lessons.panels.common import COMPUTING, HEAVY_WORK, ResultPanel, input_problems
+from lessons.reports.plan_run import DEFAULTS, committed_checks_table, predicted
 from tutor.engine.errors import LabError
-from tutor.engine.planner import GPUS, PlanSettings, committed_checks, plan
+from tutor.engine.planner import GPUS, PlanSettings
 from tutor.engine.presets import PRESETS
-from tutor.render.plan_report import checks_table, plan_renderable
 
 CSS = Path(__file__).with_suffix(".tcss").read_text(encoding="utf-8")
-DEFAULTS = PlanSettings(model="qwen3-1.7b", gpu="t4")
 NUMBERS = (("rank", "r", 1, 1024), ("alpha", "alpha", 1, 4096), ("batch_size", "batch", 1, 1024),
            ("max_length", "length", 1, 131072))
 MEASURE_TIMEOUT_S = 1800
@@ -37,13 +37,6 @@ def cli_arguments(settings: PlanSettings) -> list[str]:
     return args + ([] if settings.gradient_checkpointing else ["--no-checkpointing"])
 
 
-def predicted(settings: PlanSettings) -> RenderableType:
-    try:
-        return plan_renderable(plan(settings))
-    except LabError as exc:
-        return Text(f"{exc}" + (f"  {exc.hint}" if exc.hint else ""), style="bold red")
-
-
 def measured(settings: PlanSettings) -> RenderableType:
     """On a GPU: 20 real steps in a child process. On a CPU: the committed GPU checks."""
     import torch
@@ -53,7 +46,7 @@ def measured(settings: PlanSettings) -> RenderableType:
             Text("No CUDA GPU here. On one, this trains 20 steps of the plan (random weights when the model "
                  "is not on the machine) and shows predicted vs measured peak memory and tokens/s. The "
                  "planner against this project's committed H100 runs:", style="italic"),
-            checks_table(committed_checks(), "planner vs committed measurements"),
+            committed_checks_table(),
         )
     done = subprocess.run([sys.executable, "-m", "tutor", "plan", *cli_arguments(settings), "--measure"],
                           capture_output=True, text=True, timeout=MEASURE_TIMEOUT_S)
@@ -67,6 +60,7 @@ class PlanPanel(ResultPanel):
     """Choose the run (Enter in a field recomputes); the button measures it on this machine."""
 
     DEFAULT_CSS = CSS
+    compute = staticmethod(predicted)
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="controls"):
@@ -140,11 +134,3 @@ class PlanPanel(ResultPanel):
         except (subprocess.TimeoutExpired, LabError) as exc:
             result = Text(f"the measurement did not finish: {exc}", style="bold red")
         self.app.call_from_thread(self.query_one("#measured", Static).update, result)
-
-    @staticmethod
-    def compute(settings: PlanSettings) -> RenderableType:
-        return predicted(settings)
-
-    @classmethod
-    def report(cls) -> RenderableType:
-        return Group(predicted(DEFAULTS), checks_table(committed_checks(), "planner vs committed measurements"))

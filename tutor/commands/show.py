@@ -17,12 +17,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def panel_report(ref: str):
-    """The panel's static report, or a one-line note when the panel cannot produce one."""
-    from tutor.engine.lessons import resolve_panel
+    """The panel's static report (never the Textual panel itself), or a one-line note when
+    the report cannot be made."""
+    from tutor.engine.lessons import resolve_report
 
     try:
-        return resolve_panel(ref).report()
-    except Exception as exc:  # a broken panel must not stop the lesson from printing
+        return resolve_report(ref)()
+    except Exception as exc:  # a broken report must not stop the lesson from printing
         return f"[dim]\\[panel {ref} unavailable: {type(exc).__name__}: {exc}][/dim]"
 
 

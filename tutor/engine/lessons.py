@@ -1,9 +1,10 @@
 """The lesson catalog: Markdown files with YAML front matter under `lessons/`.
 
 Adding a lesson means adding a file. A lesson body may embed interactive panels with a line
-`<!-- panel: module.path:ClassName -->`; the TUI mounts the widget there and
-`qlora-tutor show` prints the panel's static report instead. The engine never imports the
-`lessons` package: it reads the Markdown beside it, and `resolve_panel` loads a panel by name
+`<!-- panel: package.panels.module:ClassName -->`; the TUI mounts the widget there and
+`qlora-tutor show` prints the panel's static report instead, found in the Textual-free
+sibling `package.reports.module`. The engine never imports the `lessons` package: it reads the
+Markdown beside it, and `resolve_panel` / `resolve_report` load a panel or its report by name
 only when a screen or `show` asks for it.
 """
 
@@ -14,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 import yaml
 
@@ -152,3 +154,20 @@ def resolve_panel(ref: str) -> type:
     """The panel class a lesson names (`module.path:ClassName`); raises what importing it raises."""
     module_name, _, class_name = ref.partition(":")
     return getattr(importlib.import_module(module_name), class_name)
+
+
+def resolve_report(ref: str) -> Callable[[], object]:
+    """The static report of the panel a lesson names, without importing the panel's module:
+    `pkg.panels.mod:Name` -> `pkg.reports.mod.REPORTS["Name"]`, a function of no arguments
+    returning a rich renderable. Raises LessonError when there is none, and what importing
+    the reports module raises."""
+    module_name, _, class_name = ref.partition(":")
+    package, _, module = module_name.rpartition(".")
+    parent, _, kind = package.rpartition(".")
+    if kind != "panels":
+        raise LessonError(f"{module_name} is not in a 'panels' package, so it has no reports module beside it")
+    reports_name = f"{parent}.reports.{module}" if parent else f"reports.{module}"
+    reports = getattr(importlib.import_module(reports_name), "REPORTS", {})
+    if class_name not in reports:
+        raise LessonError(f"no report for {class_name}: add {class_name!r} to REPORTS in {reports_name}")
+    return reports[class_name]
