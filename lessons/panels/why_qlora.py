@@ -35,7 +35,7 @@ TARGETS = {"attention": "q/k/v/o", "all-linear": "all linear"}
 
 @dataclass(frozen=True)
 class Setup:
-    """What the learner picked; defaults are the seed's LoRA on a 65B model."""
+    """What the learner picked; defaults are the notebook's LoRA on a 65B model."""
 
     params: float = 65e9
     batch: int = 1

@@ -78,7 +78,7 @@ def eos_table(kept: dict[str, bool]) -> Table:
 
 
 class PadEosPanel(ResultPanel):
-    """The same text row through the seed's collator and trl's, with pad = eos."""
+    """The same text row through the notebook's collator and trl's, with pad = eos."""
 
     DEFAULT_CSS = CSS
 
