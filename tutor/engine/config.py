@@ -99,7 +99,7 @@ class RunConfig:
         "training", True, "recompute activations in backward: less memory, slower"
     )
     optim: str = _section("training", "auto",
-                          "auto: adamw_8bit on a GPU with speed packed, paged_adamw_8bit with padded, "
+                          "auto: adamw_8bit on a GPU with speed packed, paged_adamw_8bit with speed padded, "
                           "adamw_torch on CPU")
     speed: str = _section(
         "training", "auto",
