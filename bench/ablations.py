@@ -41,7 +41,7 @@ def flatten_rows(trainer) -> None:
 
 
 def paged_optimizer(trainer) -> None:
-    """The seed's paged 8-bit AdamW instead of the unpaged one (the optimizer is built in train())."""
+    """Paged 8-bit AdamW, what speed = padded picks, instead of the unpaged one (the optimizer is built in train())."""
     from transformers.training_args import OptimizerNames
 
     trainer.args.optim = OptimizerNames.PAGED_ADAMW_8BIT

@@ -84,7 +84,7 @@ def scale_attention_inputs(model, gain: float) -> None:
     The model computes the same function (tests/test_tiny_and_data.py checks it), but the
     inputs of the q, k and o projections are `gain` times larger, and so is the output of a
     LoRA update B·A on them, while the frozen weights' output is unchanged. Measured with the
-    seed's recipe (lr 2e-4, 65 steps): on an earlier build, gains 1 and 10 left the held-out
+    QLoRA notebook's recipe (lr 2e-4, 65 steps): on an earlier build, gains 1 and 10 left the held-out
     answers unshaped (0 of 10) and gain 30 moved the model about as far as a learning rate of
     2e-3; on this build, gain 30 gives 9 of 10 (tests/test_tiny_learns_shape.py).
     """

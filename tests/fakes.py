@@ -104,7 +104,7 @@ class FakeJob(threading.Thread):
                 self.released.wait(30)
         cancelled = self.cancelled.is_set()
         out.emit("phase", phase="saving", message="saving the adapter")
-        out.emit("summary", global_step=done, recipe="seed", train_loss=2.5, last_step_loss=round(3.0 * 0.95**done, 4),
+        out.emit("summary", global_step=done, recipe="notebook", train_loss=2.5, last_step_loss=round(3.0 * 0.95**done, 4),
                  eval_loss=None, eval_perplexity=None, train_runtime=done * self.step_s,
                  samples_per_s=1.0, steps_per_s=1.0, tokens_per_s=1500.0, epoch=done / 2,
                  adapter_dir=str(self.run_dir / "adapter"), cancelled=cancelled,

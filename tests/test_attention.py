@@ -115,10 +115,10 @@ def test_packed_training_keeps_rows_and_says_so(tmp_path):
     assert "packed rows: kept as rows, each document masked from the others" in trainer.speed_notes
     assert model.config._attn_implementation == "sdpa"
     assert "garbage collector: the heap at the start of training frozen out of its reach" in trainer.speed_notes
-    seed = build_trainer(tiny_llama("sdpa"), tokenizer, dataset, RunConfig(speed="seed", batch_size=2, max_length=16),
-                         ["q_proj"], tmp_path, "cpu", "fp32", [])
+    padded = build_trainer(tiny_llama("sdpa"), tokenizer, dataset, RunConfig(speed="padded", batch_size=2, max_length=16),
+                           ["q_proj"], tmp_path, "cpu", "fp32", [])
     assert [type(c).__name__ for c in trainer.callback_handler.callbacks].count("FrozenHeap") == 1
-    assert "FrozenHeap" not in [type(c).__name__ for c in seed.callback_handler.callbacks]
+    assert "FrozenHeap" not in [type(c).__name__ for c in padded.callback_handler.callbacks]
     flat = build_trainer(tiny_llama("sdpa"), tokenizer, dataset, config, ["q_proj"], tmp_path, "cpu", "fp32", [])
     flatten_rows(flat)  # the benchmark's ablation, but flash attention needs a GPU: rows all the same
     assert isinstance(flat.data_collator, PackedRowsCollator)
@@ -152,8 +152,8 @@ def test_the_speed_setting_changes_the_optimizer_and_autocast_only_where_measure
 
     fast = plan_speed(RunConfig(), "cuda", "bf16")
     assert (fast.packed, fast.autocast, fast.optim) == (True, False, "adamw_8bit")
-    seed = plan_speed(RunConfig(speed="seed"), "cuda", "bf16")
-    assert (seed.packed, seed.autocast, seed.optim) == (False, True, "paged_adamw_8bit")  # the seed's recipe
+    padded = plan_speed(RunConfig(speed="padded"), "cuda", "bf16")
+    assert (padded.packed, padded.autocast, padded.optim) == (False, True, "paged_adamw_8bit")  # the notebook's batches
     assert plan_speed(RunConfig(), "cuda", "fp16").autocast  # fp16 needs autocast's loss scaling
     cpu = plan_speed(RunConfig(speed="packed"), "cpu", "fp32")
     assert (cpu.packed, cpu.autocast, cpu.optim) == (True, False, "adamw_torch")

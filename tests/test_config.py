@@ -1,4 +1,4 @@
-"""RunConfig: the seed's recipe as defaults, TOML round trip, field-level validation."""
+"""RunConfig: the QLoRA notebook's recipe as defaults, TOML round trip, field-level validation."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from tutor.engine.config import ConfigError, RunConfig
 
 
-def test_defaults_are_the_seed_recipe():
+def test_defaults_are_the_notebook_recipe():
     c = RunConfig()
     assert (c.model, c.load_in_4bit, c.quant_type, c.double_quant, c.compute_dtype) == ("tiny", True, "nf4", True, "bf16")
     assert (c.lora_r, c.lora_alpha, c.lora_dropout, c.lora_bias) == (16, 16, 0.05, "none")
@@ -15,6 +15,20 @@ def test_defaults_are_the_seed_recipe():
     assert c.prompt == "I want you to act as a motivation coach."
     assert (c.max_new_tokens, c.repetition_penalty) == (50, 1.5)
     assert c.validate() == []
+
+
+def test_configs_saved_before_the_rename_still_load(tmp_path):
+    """recipe and speed `seed` are now `notebook` and `padded`; `seed` is only the random seed."""
+    path = tmp_path / "config.toml"
+    path.write_text('[recipe]\nrecipe = "seed"\n[training]\nspeed = "seed"\nseed = 7\n')
+    notes: list[str] = []
+    config = RunConfig.load(path, notes).check()
+    assert (config.recipe, config.speed, config.seed) == ("notebook", "padded", 7)
+    assert notes == ["recipe 'seed' is now called 'notebook'", "speed 'seed' is now called 'padded'"]
+    assert RunConfig.load(path) == config
+    assert RunConfig.from_dict({"recipe": "paper", "speed": "packed"}, notes) == RunConfig(recipe="paper", speed="packed")
+    assert len(notes) == 2  # current names add no note
+    assert [e.field for e in RunConfig(recipe="seed", speed="seed").validate()] == ["speed", "recipe"]  # only loading renames
 
 
 def test_toml_round_trip_keeps_every_field(tmp_path):

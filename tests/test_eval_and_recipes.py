@@ -61,7 +61,7 @@ def test_paper_recipe_reaches_the_trainer(tmp_path):
 def test_switching_recipes_undoes_the_previous_one():
     assert tuple(SETTINGS) == RECIPES  # the config accepts exactly the recipes there are
     paper = apply_recipe(RunConfig(model="bloomz-560m"), "paper")
-    back = apply_recipe(paper, "seed")
+    back = apply_recipe(paper, "notebook")
     assert back == RunConfig(model="bloomz-560m")
     assert apply_recipe(RunConfig(), "fast").speed == "packed"
     paper.lora_r = 8
@@ -88,6 +88,20 @@ def test_cli_recipe_first_then_the_options():
     config = parse("--recipe", "paper", "--lora-r", "8")
     assert (config.recipe, config.lora_r, config.max_grad_norm, config.lr_scheduler) == ("paper", 8, 0.3, "constant")
     assert parse("--eval-fraction", "0").eval_fraction == 0.0
+
+
+def test_cli_takes_the_old_names_and_says_they_changed(tmp_path, capsys):
+    renamed = ["qlora-tutor: recipe 'seed' is now called 'notebook'", "qlora-tutor: speed 'seed' is now called 'padded'"]
+    old = tmp_path / "old.toml"
+    old.write_text('[recipe]\nrecipe = "seed"\n[training]\nspeed = "seed"\nlora_r = 8\n')
+    config = parse("--config", str(old))
+    assert (config.recipe, config.speed, config.lora_r) == ("notebook", "padded", 8)
+    assert capsys.readouterr().err.splitlines() == renamed
+    config = parse("--config", str(old), "--recipe", "seed", "--speed", "seed", "--seed", "3")
+    assert (config.recipe, config.speed, config.seed, config.lora_r) == ("notebook", "padded", 3, 16)
+    assert capsys.readouterr().err.splitlines() == renamed  # each rename said once
+    assert parse("--recipe", "notebook", "--speed", "padded").recipe == "notebook"
+    assert capsys.readouterr().err == ""
 
 
 def test_loss_figures_are_named():

@@ -30,7 +30,7 @@ def layer_inputs(seed: int = 0):
 
 
 def reference(x, lora_a, lora_b, packed, state, dropped=None):
-    """What the seed's autocast computes: the LoRA path in bf16, the float32 weights cast."""
+    """What the notebook's autocast computes: the LoRA path in bf16, the float32 weights cast."""
     w = bnb_functional.dequantize_4bit(packed, state).to(torch.bfloat16)
     dropped = x if dropped is None else dropped
     return x @ w.t() + SCALE * ((dropped @ lora_a.to(torch.bfloat16).t()) @ lora_b.to(torch.bfloat16).t())

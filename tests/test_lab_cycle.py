@@ -25,7 +25,7 @@ def assert_valid_events(events):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """One default train run (the seed's recipe on tiny) through the real child job, on the
+    """One default train run (the notebook's recipe on tiny) through the real child job, on the
     CPU so the step count is the CPU default's on every machine (a GPU packs rows)."""
     run_dir = tmp_path_factory.mktemp("lab") / "run"
     started = time.monotonic()

@@ -124,7 +124,7 @@ async def test_bad_input_is_marked_inline_and_nothing_starts() -> None:
     app = create_app(start_lesson="lab-train", runner=runner)
     async with app.run_test(size=SIZE) as pilot:
         panel = app.screen.query_one(LabTrainPanel)
-        assert panel.query_one("#field-learning_rate", Input).value == "0.0002"  # the seed's
+        assert panel.query_one("#field-learning_rate", Input).value == "0.0002"  # the notebook's
         await type_into(pilot, "#field-lora_dropout", "fast")
         await type_into(pilot, "#field-lora_r", "0")
         await pilot.pause()
@@ -384,8 +384,23 @@ async def test_chart_draws_a_finished_run_next_to_this_one() -> None:
         await wait_until(pilot, lambda: len(choice._options) > 1)
         choice.value = str(first.run_dir)
         await wait_until(pilot, lambda: chart.reference is not None)
-        assert chart.reference.steps == [1, 2, 3, 4] and chart.reference.name == f"{first.run_dir.name} (seed)"
-        await wait_until(pilot, lambda: f"{first.run_dir.name} (seed): train loss" in plain(chart.render()))
+        assert chart.reference.steps == [1, 2, 3, 4] and chart.reference.name == f"{first.run_dir.name} (notebook)"
+        await wait_until(pilot, lambda: f"{first.run_dir.name} (notebook): train loss" in plain(chart.render()))
+
+
+def test_a_run_from_before_the_rename_shows_and_reloads_by_the_new_names(tmp_path) -> None:
+    """Runs saved when recipe and speed were both called `seed` still compare and reload."""
+    from types import SimpleNamespace
+
+    from lessons.panels.lab_compare import train_config
+    from lessons.panels.lab_train import recipe_of
+    from tutor.engine.jobs import CONFIG_FILE
+
+    assert recipe_of(SimpleNamespace(events=[{"type": "summary", "recipe": "seed"}])) == "notebook"
+    assert recipe_of(SimpleNamespace(events=[])) == "recipe unknown"
+    (tmp_path / CONFIG_FILE).write_text('[recipe]\nrecipe = "seed"\n[training]\nspeed = "seed"\n[lora]\nlora_r = 8\n')
+    config = train_config(tmp_path).check()
+    assert (config.recipe, config.speed, config.lora_r) == ("notebook", "padded", 8)
 
 
 async def test_choosing_a_recipe_fills_the_form_and_reaches_the_run() -> None:
@@ -401,5 +416,5 @@ async def test_choosing_a_recipe_fills_the_form_and_reaches_the_run() -> None:
         await wait_until(pilot, lambda: runner.started)
         kind, config = runner.started[-1]
         assert (config.recipe, config.lora_r, config.lora_dropout, config.target_modules) == ("paper", 64, 0.1, "all-linear")
-        panel.query_one("#field-recipe", Select).value = "seed"
+        panel.query_one("#field-recipe", Select).value = "notebook"
         await wait_until(pilot, lambda: panel.query_one("#field-lora_r", Input).value == "16")

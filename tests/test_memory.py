@@ -1,4 +1,4 @@
-"""The memory bill reproduces the seed's figures."""
+"""The memory bill reproduces the figures of the course's sources (the QLoRA paper, the LoRA dump)."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def test_qlora_weights_use_4_127_bits_for_linear_layers():
 
 
 def test_adapter_count_matches_llama_3_1_8b_dump():
-    # seed section 4: r = 32 on q/k/v/o of Llama-3.1-8B = 27,262,976 parameters
+    # the fact sheet (seed-facts.md), section 4: r = 32 on q/k/v/o of Llama-3.1-8B = 27,262,976 parameters
     assert memory.lora_params(memory.PRESETS["8B"].shape, 32) == 27_262_976
 
 

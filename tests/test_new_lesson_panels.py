@@ -50,7 +50,7 @@ async def test_token_panel_switches_shape_and_reads_the_learners_file(tmp_path):
         assert "does not exist" in shown(app, "#result")
 
 
-async def test_pad_eos_panel_shows_the_seeds_collator_masking_the_eos():
+async def test_pad_eos_panel_shows_the_notebooks_collator_masking_the_eos():
     app = Harness(PadEosPanel)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)

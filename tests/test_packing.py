@@ -46,12 +46,12 @@ def test_transformers_masks_documents_from_each_other():
     torch.testing.assert_close(packed_logits[0, 3:], alone_logits[0], atol=1e-5, rtol=1e-5)
 
 
-def test_auto_speed_packs_on_a_gpu_and_keeps_the_seed_batches_on_cpu():
+def test_auto_speed_packs_on_a_gpu_and_keeps_the_notebooks_padded_batches_on_cpu():
     from tutor.engine.config import RunConfig
     from tutor.engine.training.speed import resolve_speed
 
     assert resolve_speed(RunConfig(), "cuda") == "packed"
-    assert resolve_speed(RunConfig(), "cpu") == "seed"
+    assert resolve_speed(RunConfig(), "cpu") == "padded"
     assert resolve_speed(RunConfig(speed="packed"), "cpu") == "packed"
     assert RunConfig(speed="fast").validate()[0].field == "speed"
 

@@ -7,7 +7,7 @@ import pytest
 from tutor.engine import quantization as q
 
 
-def test_seed_example_0_622():
+def test_notebook_example_0_622():
     four, eight = q.round_trip(0.622, 4), q.round_trip(0.622, 8)
     assert (four.level, eight.level) == (4, 79)
     assert four.restored == pytest.approx(0.571428, abs=1e-6)

@@ -80,7 +80,7 @@ def test_missing_and_unreadable_files_say_what_is_wrong(tmp_path):
         load_rows(str(tmp_path / "broken.jsonl"))
 
 
-def test_bundled_prompts_are_plain_text_like_the_seed():
+def test_bundled_prompts_are_plain_text_like_the_notebooks():
     report = data_report("bundled")
     assert report.validation.shape == "text" and report.validation.rows == 80 and report.ok
     assert report.counted_share == 1.0
@@ -135,11 +135,11 @@ def test_masks_equal_trls_prepared_labels_and_collator_output(tmp_path, tok, sha
     assert 0 < sum(tokenize_row(tok, r, shape).counted_tokens for r in rows)
 
 
-def test_pad_equal_to_eos_masks_every_eos_in_the_seeds_collator_but_not_in_trls(tok):
-    """The seed's transformers collator sets labels equal to pad_token_id to -100; with pad =
+def test_pad_equal_to_eos_masks_every_eos_in_the_notebooks_collator_but_not_in_trls(tok):
+    """The notebook's transformers collator sets labels equal to pad_token_id to -100; with pad =
     eos that includes the real end of every text, so the model is never taught to stop."""
     kept = eos_kept_by_collators(tok)
-    assert kept == {"transformers DataCollatorForLanguageModeling (the seed's)": False,
+    assert kept == {"transformers DataCollatorForLanguageModeling (the notebook's)": False,
                     "trl 1.16 SFTTrainer's collator": True}
     assert tok.tokenizer.pad_token == "<pad>"  # the caller's tokenizer is left as it was
 

@@ -68,7 +68,7 @@ def assert_nothing_cut_off(app: App, width: int) -> None:
             assert needed <= static.content_region.width, (static.id, needed, static.content_region.width)
 
 
-async def test_memory_bill_shows_the_seed_figures_and_follows_input():
+async def test_memory_bill_shows_the_65b_figures_and_follows_input():
     app = Harness(MemoryBillPanel)
     async with app.run_test(size=(80, 24)) as pilot:
         bill = shown(app, "#bill")

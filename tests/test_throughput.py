@@ -10,7 +10,7 @@ def test_flops_per_token_is_four_n_plus_attention():
     assert training_flops_per_token(LLAMA2_7B, 512) == 4 * 6_607_077_376 + 4 * 32 * 512 * 4096
 
 
-def test_mfu_of_the_seed_loop_is_about_sixteen_percent():
+def test_mfu_of_the_notebook_stack_loop_is_about_sixteen_percent():
     # 4,706 tokens/s x 26.70 GFLOP/token = 125.6 TFLOP/s, of 798 peak.
     assert mfu(4706, LLAMA2_7B, 512) == pytest.approx(0.1574, abs=5e-4)
 

@@ -11,7 +11,7 @@ from tutor.engine.config import RunConfig
 from tutor.engine.data import BUNDLED_FILE, DatasetError, load_training_data
 
 
-def test_bundled_prompts_are_enough_and_in_the_seed_style():
+def test_bundled_prompts_are_enough_and_in_the_notebooks_style():
     rows = [json.loads(line) for line in BUNDLED_FILE.read_text().splitlines()]
     assert len(rows) >= 60
     assert all(set(row) == {"act", "prompt"} for row in rows)

@@ -27,7 +27,7 @@ def shape_counts(tmp_path_factory):
     from tutor.engine.shape import count_shaped, opening
     from tutor.engine.training.train import build_trainer
 
-    config = RunConfig(device="cpu").check()  # the lab's defaults: the seed's recipe on tiny
+    config = RunConfig(device="cpu").check()  # the lab's defaults: the notebook's recipe on tiny
     train, held_out = split_held_out(load_training_data(config), config)
     # The split's held-out prompts, topped up to 10 with bundled rows past num_samples, which
     # a default run never reads either.

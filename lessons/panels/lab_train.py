@@ -1,4 +1,4 @@
-"""lab-train: the seed's recipe as a form; start it and watch loss, progress, memory and log."""
+"""lab-train: the QLoRA notebook's recipe as a form; start it and watch loss, progress, memory and log."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Select
 
 from lessons.panels.lab_common import LabPanel
-from tutor.engine.config import ConfigError
+from tutor.engine.config import ConfigError, current_value
 from tutor.ui.job_manager import TrackedRun
 from tutor.ui.widgets.config_form import ConfigForm
 from tutor.ui.widgets.gpu_gauge import GpuGauge
@@ -18,9 +18,9 @@ from tutor.ui.widgets.run_progress import RunProgress
 
 
 def recipe_of(run: TrackedRun) -> str:
-    """The recipe a train run used, from its summary (runs older than recipes: unknown)."""
+    """The recipe a train run used, by its current name (runs older than recipes: unknown)."""
     summary = next((e for e in run.events if e.get("type") == "summary"), {})
-    return summary.get("recipe") or "recipe unknown"
+    return current_value("recipe", summary.get("recipe"))[0] or "recipe unknown"
 
 
 class LabTrainPanel(LabPanel):
@@ -35,7 +35,7 @@ class LabTrainPanel(LabPanel):
         with Horizontal(classes="lab-buttons"):
             yield Button("Start training", id="start", variant="primary")
             yield Button("Cancel run (saves the adapter)", id="cancel", variant="warning")
-        yield LiveText("Nothing trained yet: the defaults are the seed's recipe. "
+        yield LiveText("Nothing trained yet: the defaults are the notebook's recipe. "
                        "ctrl+r starts it from anywhere in this lesson.",
                        classes="lab-status")
         yield RunProgress(id="train-progress", classes="run-pane")

@@ -51,7 +51,7 @@ class TokenMaskPanel(ResultPanel):
 
 
 class PadEosPanel(ResultPanel):
-    """The same text row through the seed's collator and trl's, with pad = eos."""
+    """The same text row through the notebook's collator and trl's, with pad = eos."""
 
     DEFAULT_CSS = CSS
     compute = staticmethod(pad_eos_report)

@@ -1,4 +1,4 @@
-"""lab-train in print: the seed's recipe, field by field (training needs the TUI or
+"""lab-train in print: the QLoRA notebook's recipe, field by field (training needs the TUI or
 `qlora-tutor train`)."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from tutor.engine.config import RunConfig
 
 
 def recipe_report() -> Group:
-    """The seed's defaults, section by section, with what each field does."""
-    table = Table(title="lab-train: the seed's QLoRA recipe (RunConfig defaults)")
+    """The notebook's defaults, section by section, with what each field does."""
+    table = Table(title="lab-train: the QLoRA notebook's recipe (RunConfig defaults)")
     for column in ("section", "field", "default", "what it does"):
         table.add_column(column)
     defaults = RunConfig()

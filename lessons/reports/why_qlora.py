@@ -30,7 +30,7 @@ TARGETS = {"attention": "q/k/v/o", "all-linear": "all linear"}
 
 @dataclass(frozen=True)
 class Setup:
-    """What the learner picked; defaults are the seed's LoRA on a 65B model."""
+    """What the learner picked; defaults are the notebook's LoRA on a 65B model."""
 
     params: float = 65e9
     batch: int = 1
@@ -140,7 +140,7 @@ def bill_view(setup: Setup = Setup()) -> RenderableType:
 
 
 def memory_bill_report() -> RenderableType:
-    """The seed's LoRA on 65B, the paper's 65B recipe, and a 7B model."""
+    """The notebook's LoRA on 65B, the paper's 65B recipe, and a 7B model."""
     return Group(bill_view(), Text(), bill_view(PAPER_65B), Text(), bill_view(Setup(params=7e9)))
 
 

@@ -1,5 +1,5 @@
 """The your-data lesson's views: one training row coloured by which tokens count toward the
-loss, and the pad = eos trap checked on the seed's collator and trl's."""
+loss, and the pad = eos trap checked on the notebook's collator and trl's."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def eos_table(kept: dict[str, bool]) -> Table:
 
 
 def pad_eos_report() -> Table:
-    """The same text row through the seed's collator and trl's, with pad = eos."""
+    """The same text row through the notebook's collator and trl's, with pad = eos."""
     return eos_table(eos_kept_by_collators(training_tokenizer("tiny")))
 
 

@@ -47,7 +47,7 @@ def add_config_options(parser: argparse.ArgumentParser, only=None, exclude=()) -
     """One option per RunConfig field, with the field's help text; default None = keep."""
     from tutor.engine.config import RunConfig
 
-    group = parser.add_argument_group("run settings (default: the seed's recipe)")
+    group = parser.add_argument_group("run settings (default: the QLoRA notebook's recipe)")
     for f in fields(RunConfig):
         if (only and f.name not in only) or f.name in exclude:
             continue
@@ -63,15 +63,24 @@ def add_config_options(parser: argparse.ArgumentParser, only=None, exclude=()) -
 
 
 def config_from_args(args: argparse.Namespace):
-    """The --config file (or the defaults) with every given option applied, validated."""
-    from tutor.engine.config import ConfigError, RunConfig
+    """The --config file (or the defaults) with every given option applied, validated.
+    Renamed values (`--recipe seed`) take their new names, with a line on stderr saying so."""
+    from tutor.engine.config import RENAMED_VALUES, ConfigError, RunConfig, current_value
     from tutor.engine.errors import LabError
     from tutor.engine.recipes import SETTINGS, apply_recipe
 
+    notes: list[str] = []
     try:
-        config = RunConfig.load(args.config) if getattr(args, "config", None) else RunConfig()
+        config = RunConfig.load(args.config, notes) if getattr(args, "config", None) else RunConfig()
     except LabError as exc:
         raise CommandError.from_lab(exc) from None
+    for name in (n for n in RENAMED_VALUES if getattr(args, n, None) is not None):
+        value, note = current_value(name, getattr(args, name))
+        setattr(args, name, value)
+        if note:
+            notes.append(note)
+    for note in dict.fromkeys(notes):
+        print(f"qlora-tutor: {note}", file=sys.stderr)
     if getattr(args, "recipe", None) in SETTINGS:  # first, so the other options override it
         config = apply_recipe(config, args.recipe)
     for f in fields(RunConfig):

@@ -1,4 +1,4 @@
-"""The run config: one dataclass whose defaults are the seed article's QLoRA recipe.
+"""The run config: one dataclass whose defaults are the QLoRA notebook's recipe (lesson 1 names it).
 
 It is flat (one attribute per form field) so a screen can bind inputs to attributes and show
 `validate()`'s errors next to the right field; on disk it is TOML grouped into sections.
@@ -27,9 +27,13 @@ COMPUTE_DTYPES = ("bf16", "fp16", "fp32")
 LORA_BIASES = ("none", "all", "lora_only")
 DEVICES = ("auto", "cpu", "cuda")
 OPTIMIZERS = ("auto", "adamw_torch", "adamw_torch_fused", "paged_adamw_8bit", "paged_adamw_32bit", "adamw_8bit")
-SPEEDS = ("auto", "packed", "seed")
+SPEEDS = ("auto", "packed", "padded")
 LR_SCHEDULERS = ("linear", "constant", "cosine")
-RECIPES = ("seed", "paper", "fast", "overfit")
+RECIPES = ("notebook", "paper", "fast", "overfit")
+# Values renamed since earlier versions: run folders, config files and flags that still hold
+# the old ones keep working (`current_value`). Both were once called "seed", which now means
+# only the random seed.
+RENAMED_VALUES = {"recipe": {"seed": "notebook"}, "speed": {"seed": "padded"}}
 # Upper bounds that catch a typo before anything loads; none limits a run that makes sense.
 # The rank is checked again against the model's own weights once it is loaded
 # (`presets.check_rank`); the longest context among the presets is 131072 tokens.
@@ -64,7 +68,7 @@ class RunConfig:
 
     # [recipe]
     recipe: str = _section(
-        "recipe", "seed", "seed, paper, fast or overfit: sets the LoRA and training fields below"
+        "recipe", "notebook", "notebook, paper, fast or overfit: sets the LoRA and training fields below"
     )
     # [model]
     model: str = _section("model", "tiny", "preset name, hub id, or local folder")
@@ -95,16 +99,17 @@ class RunConfig:
         "training", True, "recompute activations in backward: less memory, slower"
     )
     optim: str = _section("training", "auto",
-                          "auto: adamw_8bit on a GPU with speed packed, paged_adamw_8bit with the seed's, "
+                          "auto: adamw_8bit on a GPU with speed packed, paged_adamw_8bit with speed padded, "
                           "adamw_torch on CPU")
     speed: str = _section(
         "training", "auto",
         "packed: whole documents packed into rows, each masked from the others, and on a GPU "
         "fused 4-bit LoRA layers, Liger kernels, attention without cuDNN, unpaged 8-bit AdamW, "
         "bf16 without autocast (faster, same loss); "
-        "seed: the seed's recipe; auto: packed on a GPU, seed on CPU",
+        "padded: trl's stock settings, each batch padded to its longest sample, as the notebook trains; "
+        "auto: packed on a GPU, padded on CPU",
     )
-    lr_scheduler: str = _section("training", "linear", "linear (to 0, the seed's), constant or cosine")
+    lr_scheduler: str = _section("training", "linear", "linear (to 0, the notebook's), constant or cosine")
     max_grad_norm: float = _section("training", 1.0, "gradients longer than this are scaled down to it")
     seed: int = _section("training", 42, "random seed for a repeatable run and the held-out split")
     gpus: int = _section("training", 1,
@@ -212,8 +217,9 @@ class RunConfig:
         Path(path).write_text(self.to_toml(), encoding="utf-8")
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
-        """Accept flat keys or `[section]` tables; unknown keys are an error, not ignored."""
+    def from_dict(cls, data: dict[str, Any], notes: list[str] | None = None) -> "RunConfig":
+        """Accept flat keys or `[section]` tables; unknown keys are an error, not ignored.
+        Renamed values take their new names, each with a line appended to `notes`."""
         flat: dict[str, Any] = {}
         for key, value in data.items():
             if isinstance(value, dict) and key in SECTIONS:
@@ -224,6 +230,10 @@ class RunConfig:
         unknown = sorted(set(flat) - known)
         if unknown:
             raise ConfigError([FieldError(name, "unknown setting") for name in unknown])
+        for name in (n for n in RENAMED_VALUES if n in flat):
+            flat[name], note = current_value(name, flat[name])
+            if note and notes is not None:
+                notes.append(note)
         names = flat.get("target_modules")
         if isinstance(names, list) and all(isinstance(name, str) for name in names):
             flat["target_modules"] = ",".join(names)  # any other list is refused by validate()
@@ -233,22 +243,22 @@ class RunConfig:
         return cls(**flat)
 
     @classmethod
-    def from_toml(cls, text: str) -> "RunConfig":
+    def from_toml(cls, text: str, notes: list[str] | None = None) -> "RunConfig":
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise LabError(f"the config is not valid TOML: {exc}", "Check the file's syntax.") from None
-        return cls.from_dict(data)
+        return cls.from_dict(data, notes)
 
     @classmethod
-    def load(cls, path: Path) -> "RunConfig":
+    def load(cls, path: Path, notes: list[str] | None = None) -> "RunConfig":
         try:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise LabError(f"cannot read config {path}: {exc.strerror}", "Pass an existing .toml file.") from None
         except UnicodeDecodeError:
             raise LabError(f"config {path} is not a text file (not UTF-8)", "Pass a .toml file.") from None
-        return cls.from_toml(text)
+        return cls.from_toml(text, notes)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -256,6 +266,14 @@ class RunConfig:
 
 FLOAT_FIELDS = tuple(f.name for f in fields(RunConfig) if f.type == "float")
 SECTIONS = tuple(dict.fromkeys(f.metadata["section"] for f in fields(RunConfig)))
+
+
+def current_value(name: str, value: Any) -> tuple[Any, str | None]:
+    """`value` under its current name, and a line saying so when it has been renamed."""
+    new = RENAMED_VALUES.get(name, {}).get(value) if isinstance(value, str) else None
+    if new is None:
+        return value, None
+    return new, f"{name} '{value}' is now called '{new}'"
 
 
 def _expected_types(name: str) -> tuple[type, ...]:

@@ -1,7 +1,7 @@
 """Training data: the bundled prompts, a hub dataset, or a local file, through `datasets`.
 
 Whatever the source, the result is a `datasets.Dataset` with one column, `text` (the
-contents of `config.text_column`), holding the first `config.num_samples` rows, as the seed does with fka/awesome-chatgpt-prompts.
+contents of `config.text_column`), holding the first `config.num_samples` rows, as the QLoRA notebook does with fka/awesome-chatgpt-prompts.
 `split_held_out` then keeps a share of those rows away from training, to measure on text the
 adapter never saw.
 """

@@ -1,6 +1,6 @@
 """Streaming generation: the answer arrives as `token` events while the model writes it.
 
-Greedy decoding by default, with the seed's repetition penalty, so the same model and prompt
+Greedy decoding by default, with the QLoRA notebook's repetition penalty, so the same model and prompt
 always give the same answer and before/after comparisons are fair. With `sampling` on, each
 answer draws from the distribution at `temperature`, seeded with `seed` before every answer,
 so a sampled answer is still repeatable.

@@ -132,7 +132,7 @@ def load_base(config: RunConfig, source: ModelSource, device: str, dtype: str, f
 
 
 def load_adapter_model(adapter_dir: Path, config: RunConfig, device: str, dtype: str):
-    """The base model with a saved adapter on top, reloaded the way the seed does it."""
+    """The base model with a saved adapter on top, reloaded the way the QLoRA notebook does it."""
     import torch
     from peft import AutoPeftModelForCausalLM
 
@@ -196,7 +196,7 @@ def load_tokenizer(location: str):
 
     tokenizer = _from_pretrained(AutoTokenizer, ModelSource(location, location, None, False))
     if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token  # as the seed does
+        tokenizer.pad_token = tokenizer.eos_token  # as the QLoRA notebook does
     return tokenizer
 
 

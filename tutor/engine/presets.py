@@ -46,20 +46,20 @@ PRESETS: dict[str, Preset] = {
             "bloomz-560m",
             "bigscience/bloomz-560m",
             dict(model_type="bloom", vocab_size=250880, hidden_size=1024, n_layer=24, n_head=16),
-            "the seed's quick-test model",
+            "the QLoRA notebook's quick-test model",
             cpu_ok=True,
         ),
         Preset(
             "bloom-1b1",
             "bigscience/bloom-1b1",
             dict(model_type="bloom", vocab_size=250880, hidden_size=1536, n_layer=24, n_head=16),
-            "the seed's other quick-test model",
+            "the QLoRA notebook's other quick-test model",
         ),
         Preset(
             "bloom-7b1",
             "bigscience/bloom-7b1",
             dict(model_type="bloom", vocab_size=250880, hidden_size=4096, n_layer=30, n_head=32),
-            "the seed's main model: fits a 16 GB T4 only in 4 bits",
+            "the QLoRA notebook's main model: fits a 16 GB T4 only in 4 bits",
         ),
         Preset(
             "llama-2-7b",
@@ -83,7 +83,7 @@ PRESETS: dict[str, Preset] = {
             dict(model_type="mistral", vocab_size=32000, hidden_size=4096, intermediate_size=14336,
                  num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
                  max_position_embeddings=32768, sliding_window=4096, rms_norm_eps=1e-5),
-            "the seed's suggested next model",
+            "the QLoRA notebook's suggested next model",
         ),
         Preset(
             "qwen2.5-0.5b",
@@ -184,7 +184,7 @@ def preset_config(name: str):
 
 
 class RankError(LabError):
-    hint = "The seed trains with r = 16; ranks from 8 to 64 are common."
+    hint = "The QLoRA notebook trains with r = 16; ranks from 8 to 64 are common."
 
 
 def linear_module_names(model) -> list[str]:

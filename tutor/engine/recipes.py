@@ -1,15 +1,16 @@
 """Named recipes: sets of LoRA and training settings a learner can switch between and compare.
 
-A recipe overrides the same RECIPE_FIELDS every time, so switching from `paper` back to `seed`
-undoes all of `paper`; the run's config.toml records the recipe's name with every value.
+A recipe overrides the same RECIPE_FIELDS every time, so switching from `paper` back to
+`notebook` undoes all of `paper`; the run's config.toml records the recipe's name with every
+value.
 
-- seed: the seed article's settings (RunConfig's defaults).
+- notebook: the settings of the QLoRA notebook this course starts from (RunConfig's defaults).
 - paper: the QLoRA paper's own recipe (qlora.py and its appendix): LoRA on all linear layers,
   r 64, alpha 16, dropout 0.1 up to 13B parameters and 0.05 above, learning rate 2e-4 up to
   13B and 1e-4 above, paged 32-bit AdamW, max_grad_norm 0.3, a constant schedule. The paper
   also trains on the responses only; trl's SFTTrainer does that by itself for data in
   prompt/completion form, and the bundled prompts have no responses, so every token counts.
-- fast: the seed's settings with the packed speed path (tutor.engine.training.speed).
+- fast: the notebook's settings with the packed speed path (tutor.engine.training.speed).
 - overfit: 30 passes over 7 samples (5 more held out) at a high learning rate, without dropout,
   so the held-out loss turns up while the training loss keeps falling (measured on tiny on CPU).
 """
@@ -28,14 +29,14 @@ RECIPE_FIELDS = (
 PAPER_LARGE_PARAMS = 20e9
 PAPER_LARGE = dict(lora_dropout=0.05, learning_rate=1e-4)
 
-_SEED = {name: getattr(RunConfig(), name) for name in RECIPE_FIELDS}
+_NOTEBOOK = {name: getattr(RunConfig(), name) for name in RECIPE_FIELDS}
 SETTINGS: dict[str, dict] = {
-    "seed": _SEED,
-    "paper": {**_SEED, "target_modules": "all-linear", "lora_r": 64, "lora_alpha": 16.0, "lora_dropout": 0.1,
+    "notebook": _NOTEBOOK,
+    "paper": {**_NOTEBOOK, "target_modules": "all-linear", "lora_r": 64, "lora_alpha": 16.0, "lora_dropout": 0.1,
               "optim": "paged_adamw_32bit", "lr_scheduler": "constant", "max_grad_norm": 0.3},
-    "fast": {**_SEED, "speed": "packed"},
+    "fast": {**_NOTEBOOK, "speed": "packed"},
     # What it does on tiny is measured by bench/overfit_curve.py (bench/results/overfit_tiny.json).
-    "overfit": {**_SEED, "target_modules": "all-linear", "lora_r": 64, "lora_dropout": 0.0, "learning_rate": 1e-3,
+    "overfit": {**_NOTEBOOK, "target_modules": "all-linear", "lora_r": 64, "lora_dropout": 0.0, "learning_rate": 1e-3,
                 "epochs": 30.0, "num_samples": 12, "lr_scheduler": "constant"},
 }
 

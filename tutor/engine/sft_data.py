@@ -40,7 +40,7 @@ def load_rows(source: str, text_column: str | None = None) -> list[dict]:
     """The rows of a local file, the bundled prompts, or a hub dataset's train split.
 
     `text_column` names a column to train on as plain text (the bundled prompts' `prompt`,
-    the way the lab and the seed use it).
+    the way the lab and the QLoRA notebook use it).
     """
     source = source.strip()
     if source == BUNDLED_DATASET:
@@ -320,9 +320,9 @@ def data_report(source: str, model: str = "tiny", max_length: int = 512, example
 
 
 def eos_kept_by_collators(tok: TrainingTokenizer, text: str = "The end.") -> dict[str, bool]:
-    """Does the EOS that ends a text row keep its label, with pad = eos as the seed sets it?
+    """Does the EOS that ends a text row keep its label, with pad = eos as the notebook sets it?
 
-    transformers' DataCollatorForLanguageModeling (the seed's) sets every label equal to
+    transformers' DataCollatorForLanguageModeling (the notebook's) sets every label equal to
     pad_token_id to -100, the real EOS included; trl's own collator pads labels with -100 and
     leaves the tokens alone.
     """
@@ -335,9 +335,9 @@ def eos_kept_by_collators(tok: TrainingTokenizer, text: str = "The end.") -> dic
     tokenizer.pad_token = tokenizer.eos_token
     ids = list(tokenize_row(TrainingTokenizer(tokenizer, tok.chat_template, tok.label, tok.note),
                             {"text": text}, "text").ids)
-    seed = DataCollatorForLanguageModeling(tokenizer, mlm=False)([{"input_ids": ids}])
+    notebook = DataCollatorForLanguageModeling(tokenizer, mlm=False)([{"input_ids": ids}])
     trl = TrlCollator(pad_token_id=tokenizer.pad_token_id)([{"input_ids": ids}])
     return {
-        "transformers DataCollatorForLanguageModeling (the seed's)": bool(seed["labels"][0, -1] != -100),
+        "transformers DataCollatorForLanguageModeling (the notebook's)": bool(notebook["labels"][0, -1] != -100),
         "trl 1.16 SFTTrainer's collator": bool(trl["labels"][0, -1] != -100),
     }

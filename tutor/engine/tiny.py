@@ -6,9 +6,9 @@ anywhere. `scripts/build_tiny.py` makes it reproducibly: a byte-level BPE tokeni
 pre-training run on plain English the project generates (`scripts/tiny_english.py`) and
 writes (`tutor/data/tiny_corpus.txt`), never on the lab's "I want you to act as ..." prompts.
 So its "before" answer reads like English but not like the prompts, and what the lab's
-default LoRA run adds is the prompts' shape, as the seed's run adds it to bloom-7b1.
+default LoRA run adds is the prompts' shape, as the QLoRA notebook's run adds it to bloom-7b1.
 Its attention inputs are scaled up (weights scaled down to match, same function: see
-`scale_attention_inputs` in the build script) so that the seed's learning rate moves it
+`scale_attention_inputs` in the build script) so that the notebook's learning rate moves it
 within 65 steps.
 
 It ships pre-built rather than being built on first use: pre-training it well enough to

@@ -6,7 +6,7 @@ cast of the input to the adapter's float32, and a Python autograd function for t
 matmul. Here the whole layer is one `torch.autograd.Function` that launches the same kinds of
 kernels (dequantize, matmul, dropout) in bf16, with the LoRA scale and the residual add
 folded into one `addmm`. The adapter's float32 weights stay the master copy, as under the
-seed's autocast, which also multiplies them in bf16.
+notebook's autocast, which also multiplies them in bf16.
 
 The math, for `y = x W^T + s * dropout(x) A^T B^T`, with `h = dropout(x) A^T`:
     dL/dh = s g B,   dL/dB = s g^T h,   dL/dA = (dL/dh)^T dropout(x),

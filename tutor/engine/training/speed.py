@@ -1,4 +1,5 @@
-"""The training speed settings: what `speed = packed` changes against the seed's recipe, and why.
+"""The training speed settings: what `speed = packed` changes against the notebook's
+`padded` batches, and why.
 
 Profiled on a GPU (docs/benchmarks.md, "Where the time goes"), a QLoRA step is bound by the
 host, not the GPU: the GPU waits for most of each step while Python launches thousands of
@@ -28,12 +29,12 @@ from tutor.engine.config import RunConfig
 
 
 def resolve_speed(config: RunConfig, device: str) -> str:
-    """auto -> packed on a GPU (measured faster at the same memory and loss), seed on CPU,
+    """auto -> packed on a GPU (measured faster at the same memory and loss), padded on CPU,
     where the tiny model's short prompts would pack into so few rows that the loss curve
     the learner watches would have a handful of points."""
     if config.speed != "auto":
         return config.speed
-    return "packed" if device == "cuda" else "seed"
+    return "packed" if device == "cuda" else "padded"
 
 
 @dataclass
@@ -54,7 +55,7 @@ def plan_speed(config: RunConfig, device: str, dtype: str) -> SpeedPlan:
     elif cuda and fast:
         optim = "adamw_8bit"
     elif cuda and config.load_in_4bit:
-        optim = "paged_adamw_8bit"  # the seed's choice
+        optim = "paged_adamw_8bit"  # with padded batches; the notebook itself set no optimizer
     else:
         optim = "adamw_torch"
     notes = []
@@ -64,7 +65,7 @@ def plan_speed(config: RunConfig, device: str, dtype: str) -> SpeedPlan:
     # bf16 without autocast only where the speed setting asks for it; fp16 always autocasts.
     autocast = cuda and (dtype == "fp16" or (dtype == "bf16" and not fast))
     plan = SpeedPlan(packed=fast, autocast=autocast, optim=optim, notes=notes)
-    plan.notes.append(f"speed setting: {'packed' if fast else 'seed'}")
+    plan.notes.append(f"speed setting: {'packed' if fast else 'padded'}")
     if fast and cuda:
         plan.notes.append(f"optimizer {optim}; {'autocast' if autocast else 'no autocast'} ({dtype})")
     return plan

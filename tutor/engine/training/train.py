@@ -1,4 +1,4 @@
-"""LoRA training with trl's SFTTrainer, as the seed does, reporting through events.
+"""LoRA training with trl's SFTTrainer, as the QLoRA notebook does, reporting through events.
 
 A TrainerCallback turns each logged step into a `progress` event, each evaluation on the
 held-out samples into an `eval` event, and checks the cancel flag after every step: a cancel
@@ -24,7 +24,7 @@ from tutor.engine.training.speed import SpeedPlan
 from tutor.storage import inject_fault, staged_folder
 
 # batch_size = auto: on a GPU, auto_find_batch_size starts at 8 and halves on out-of-memory;
-# on CPU, 4, where the seed's T4 run ended up (50 samples x 5 epochs = 65 steps).
+# on CPU, 4, where the notebook's T4 run ended up (50 samples x 5 epochs = 65 steps).
 AUTO_BATCH_SIZE = {"cuda": 8, "cpu": 4}
 
 

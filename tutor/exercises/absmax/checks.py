@@ -1,4 +1,4 @@
-"""Checks for exercise 1 (absmax): the seed's 0.622 example and bitsandbytes' row-wise int8."""
+"""Checks for exercise 1 (absmax): the QLoRA notebook's 0.622 example and bitsandbytes' row-wise int8."""
 
 import torch
 from bitsandbytes.functional import int8_vectorwise_quant
@@ -15,7 +15,7 @@ def check_max_level(learner):
         })
 
 
-def check_quantize_seed_example(learner):
+def check_quantize_notebook_example(learner):
     """quantize: 0.622 -> 4 at 4 bits, 79 at 8 bits, -0.622 -> -79"""
     for value, bits, expected in ((0.622, 4, 4), (0.622, 8, 79), (-0.622, 8, -79)):
         expect_equal(f"quantize({value}, {bits})", learner.quantize(value, bits), expected, {
@@ -24,7 +24,7 @@ def check_quantize_seed_example(learner):
         })
 
 
-def check_dequantize_seed_example(learner):
+def check_dequantize_notebook_example(learner):
     """dequantize: 4 -> 0.5714... at 4 bits, 79 -> 0.62204... at 8 bits"""
     for level, bits in ((4, 4), (79, 8)):
         expect_equal(f"dequantize({level}, {bits})", learner.dequantize(level, bits),

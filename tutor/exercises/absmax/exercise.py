@@ -2,7 +2,7 @@
 
 Absmax scales numbers so the largest magnitude becomes 1, then rounds them onto the
 signed integers -(2^(bits-1) - 1) ... 2^(bits-1) - 1. Dequantizing divides again.
-The seed's example: 0.622 becomes 4 at 4 bits and comes back as 0.5714...; at 8 bits it
+The QLoRA notebook's example (lesson 2): 0.622 becomes 4 at 4 bits and comes back as 0.5714...; at 8 bits it
 becomes 79 and comes back as 0.62204...
 
 Fill in the four functions (replace each `raise NotImplementedError`), then run

@@ -1,4 +1,4 @@
-"""A form over RunConfig fields, filled with the seed's defaults, validated as you type.
+"""A form over RunConfig fields, filled with the QLoRA notebook's defaults, validated as you type.
 
 The fields, their help lines and sections come from the RunConfig dataclass itself, and the
 checks are RunConfig.validate(), so the form never disagrees with the engine. A bad value
