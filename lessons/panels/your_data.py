@@ -24,9 +24,11 @@ SOURCES = [(f"example: {shape}", str(path)) for shape, path in SHAPE_EXAMPLES.it
 MAX_LENGTH = 512
 
 
-def report_or_error(source: str) -> RenderableType:
+def report_or_error(source: str, model: str = "tiny", max_length: int = MAX_LENGTH,
+                    text_column: str | None = None) -> RenderableType:
+    """The data report of `source`, or its one-line error and hint in red."""
     try:
-        return data_report_renderable(data_report(source, max_length=MAX_LENGTH))
+        return data_report_renderable(data_report(source, model, max_length, text_column=text_column))
     except LabError as exc:
         return Text(f"{exc}" + (f"  {exc.hint}" if exc.hint else ""), style="bold red")
 
