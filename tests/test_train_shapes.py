@@ -117,3 +117,18 @@ def test_over_long_samples_are_counted_in_a_warning_and_still_train(tmp_path):
     assert events[-1]["status"] == "finished"
     warning = next(e["message"] for e in events if e["type"] == "warning" and "max_length" in e["message"])
     assert warning.startswith("3 of 12 samples are longer than max_length 64 tokens")
+
+
+def test_a_conversation_with_a_template_trl_cannot_mask_is_refused_before_training():
+    from datasets import Dataset
+
+    from tutor.engine.data import DatasetError
+    from tutor.engine.models import load_tokenizer
+    from tutor.engine.tiny import ensure_tiny
+    from tutor.engine.training.train import with_chat_template
+
+    tokenizer = load_tokenizer(str(ensure_tiny()))
+    tokenizer.chat_template = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
+    rows = Dataset.from_list([json.loads(SHAPE_EXAMPLES["messages"].read_text().splitlines()[0])])
+    with pytest.raises(DatasetError, match="no {% generation %} markers"):
+        with_chat_template(None, tokenizer, "mine", rows)

@@ -188,8 +188,9 @@ def load_training_data(config: RunConfig):
 
 
 def data_shape(dataset) -> str:
-    """The shape of a dataset `load_training_data` returned."""
-    return detect_shape(dataset.column_names)
+    """The shape of a dataset `load_training_data` returned. Rows already tokenized (the
+    planner's measurement passes `input_ids`) count as text: trl trains on every token."""
+    return "text" if "input_ids" in dataset.column_names else detect_shape(dataset.column_names)
 
 
 def sample_text(row: dict) -> str:

@@ -99,6 +99,15 @@ def with_training_template(tokenizer, label: str) -> TrainingTokenizer:
         return TrainingTokenizer(tokenizer, template, label, "its chat template, without {% generation %} markers")
 
 
+def require_generation_markers(tok: TrainingTokenizer) -> None:
+    """Masking all but the assistant's turns needs `{% generation %}` markers in the template."""
+    from trl.chat_template_utils import has_generation_markers
+
+    if not has_generation_markers(tok.chat_template):
+        raise DatasetError(f"{tok.label}'s chat template has no {{% generation %}} markers and trl cannot patch it",
+                           "Add the markers around the assistant's turn, or train on prompt/completion rows.")
+
+
 def is_conversational(row: dict) -> bool:
     """Rendered through a chat template: a `messages` row, or prompt/completion as turns."""
     return "messages" in row or isinstance(row.get("prompt"), list)
@@ -128,13 +137,9 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
 def tokenize_row(tok: TrainingTokenizer, row: dict, shape: str) -> TokenizedRow:
     """Token ids and loss mask of one row, as SFTTrainer prepares it (trl 1.16 defaults, plus
     assistant_only_loss=True for conversations)."""
-    from trl.chat_template_utils import has_generation_markers
-
     tokenizer, template = tok.tokenizer, tok.chat_template
-    if shape == "messages" and not has_generation_markers(template):
-        raise DatasetError(f"{tok.label}'s chat template has no {{% generation %}} markers and trl cannot patch it",
-                        "Add the markers around the assistant's turn, or train on prompt/completion rows.")
     if shape == "messages":
+        require_generation_markers(tok)
         out = tokenizer.apply_chat_template(row["messages"], chat_template=template, tokenize=True,
                                             return_dict=True, return_assistant_tokens_mask=True)
         return TokenizedRow(tuple(out["input_ids"]), tuple(bool(b) for b in out["assistant_masks"]))

@@ -160,12 +160,11 @@ def build_trainer(model, tokenizer, dataset, config: RunConfig, targets: list[st
     """
     from trl import SFTTrainer
 
-    from tutor.engine.sft_data import is_conversational
     from tutor.engine.training.packing import PackedRowsCollator
     from tutor.engine.training.speed import apply_liger, avoid_cudnn_attention, plan_speed
 
     plan = plan_speed(config, device, dtype)
-    training_tokenizer = with_chat_template(model, tokenizer, config.model, is_conversational(dataset[0]))
+    training_tokenizer = with_chat_template(model, tokenizer, config.model, dataset)
     trainer = SFTTrainer(
         model=model,
         args=sft_config(config, output_dir, device, dtype, plan, evaluate=eval_dataset is not None,
@@ -198,16 +197,21 @@ def build_trainer(model, tokenizer, dataset, config: RunConfig, targets: list[st
     return trainer
 
 
-def with_chat_template(model, tokenizer, label: str, conversational: bool):
+def with_chat_template(model, tokenizer, label: str, dataset):
     """The data report's TrainingTokenizer for `tokenizer`. For conversations its training
     chat template becomes the tokenizer's own, so trl renders and masks the turns exactly as
     the report coloured them, and the model's embeddings grow by the tokens it added (tiny
     gets the two ChatML tokens)."""
-    from tutor.engine.sft_data import TrainingTokenizer, with_training_template
+    from tutor.engine.sft_data import (
+        TrainingTokenizer, is_conversational, require_generation_markers, with_training_template,
+    )
 
-    if not conversational:
-        return TrainingTokenizer(tokenizer, tokenizer.chat_template or "", label, "text: no chat template used")
+    first = dataset[0]
+    if not is_conversational(first):
+        return TrainingTokenizer(tokenizer, tokenizer.chat_template or "", label, "no chat template used")
     trained = with_training_template(tokenizer, label)
+    if "messages" in first:  # before trl meets a template it cannot patch
+        require_generation_markers(trained)
     tokenizer.chat_template = trained.chat_template
     if len(tokenizer) > model.get_input_embeddings().num_embeddings:
         model.resize_token_embeddings(len(tokenizer))
