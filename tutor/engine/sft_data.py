@@ -1,6 +1,7 @@
 """Your own training data: which tokens the loss counts, shown before training.
 
-tutor.engine.data reads the rows, detects their shape and lists their problems; trl's SFTTrainer (1.16) accepts three shapes of rows, and each decides what the model learns:
+tutor.engine.data reads the rows, detects their shape and lists their problems. trl's
+SFTTrainer (1.16) accepts three shapes of rows, and each decides what the model learns:
 
 - `text`: one string per row; every token counts, so the model learns to continue that style;
 - `prompt` + `completion`: only the completion counts (`completion_only_loss`, on by default
@@ -9,8 +10,9 @@ tutor.engine.data reads the rows, detects their shape and lists their problems; 
   only the assistant's turns count, which needs `{% generation %}` markers in the template.
 
 `tokenize_row` reproduces what `SFTTrainer._prepare_dataset` does to one row (add EOS to
-text and completions, tokenize, mask) so a learner sees the masks before training; the tests
-hold it against trl's own prepared labels and collator output.
+text and completions, tokenize, mask) so a learner sees the masks before training; the lab's
+trainer takes its tokenizer and template from `with_training_template` too, and the tests
+hold the masks against trl's own prepared labels and the lab trainer's batches.
 """
 
 from __future__ import annotations

@@ -200,8 +200,8 @@ def build_trainer(model, tokenizer, dataset, config: RunConfig, targets: list[st
 def with_chat_template(model, tokenizer, label: str, dataset):
     """The data report's TrainingTokenizer for `tokenizer`. For conversations its training
     chat template becomes the tokenizer's own, so trl renders and masks the turns exactly as
-    the report coloured them, and the model's embeddings grow by the tokens it added (tiny
-    gets the two ChatML tokens)."""
+    the report coloured them; the model's embeddings grow when the tokens it added lie past
+    their rows (tiny's 4,096 rows already hold the ids of the two ChatML tokens it gets)."""
     from tutor.engine.sft_data import (
         TrainingTokenizer, is_conversational, require_generation_markers, with_training_template,
     )
