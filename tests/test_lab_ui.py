@@ -119,6 +119,33 @@ async def test_gpu_gauge_shows_allocated_reserved_and_total() -> None:
         assert "peak 6.14 GiB of 80.00 GiB" in text
 
 
+async def test_setting_a_dataset_shows_one_row_coloured_before_training(tmp_path) -> None:
+    from lessons.panels.lab_train import DataPreview
+    from tutor.engine.sft_data import SHAPE_EXAMPLES
+    from tutor.render.data_report import COUNTED, MASKED
+
+    app = create_app(start_lesson="lab-train", runner=FakeRunner())
+    async with app.run_test(size=SIZE) as pilot:
+        result = app.screen.query_one(DataPreview).query_one("#result", Static)
+        assert "Set the dataset" in shown(result)  # the bundled default: nothing read yet
+        app.screen.query_one("#field-dataset", Input).value = str(SHAPE_EXAMPLES["messages"])
+        await wait_until(pilot, lambda: "ready to train" in shown(result))
+        assert "only the assistant's turns count" in shown(result) and "tiny" in shown(result)
+        texts = [part for part in result.content.renderables if isinstance(part, Text)]
+
+        def styled(style: str) -> str:
+            return "".join(t.plain[s.start:s.end] for t in texts for s in t.spans if str(s.style).startswith(style))
+
+        counted, masked = styled(f"{COUNTED} on"), styled(f"{MASKED} on")  # the row's tokens, not the legend
+        assert "The rank of the update B·A" in counted and "What does the r in LoRA stand for?" in masked
+        bad = tmp_path / "mine.jsonl"
+        bad.write_text('{"prompt": "Hi", "completion": ""}\n')
+        app.screen.query_one("#field-dataset", Input).value = str(bad)
+        await wait_until(pilot, lambda: "none of the 1 rows can be trained on" in shown(result), shows=lambda: shown(result))
+        assert "1 row: empty or missing 'completion' (row 1)" in shown(result)
+        assert app.screen.query_one(LabTrainPanel).run is None  # nothing started
+
+
 async def test_bad_input_is_marked_inline_and_nothing_starts() -> None:
     runner = FakeRunner()
     app = create_app(start_lesson="lab-train", runner=runner)

@@ -22,6 +22,15 @@ def test_labels_ignore_document_starts_and_padding():
     assert batch["labels"].tolist() == [[x, 6, 7, x, 9], [x, 3, 2, x, x]]
 
 
+def test_labels_trl_masked_stay_masked():
+    """Prompt tokens trl set to -100 (completion_only_loss) must not count once packed."""
+    x = IGNORE_INDEX
+    batch = PackedRowsCollator(pad_token_id=0)([
+        {"input_ids": [5, 6, 7, 8, 9], "labels": [x, x, 7, x, 9], "seq_lengths": [3, 2]},
+    ])
+    assert batch["labels"].tolist() == [[x, x, 7, x, 9]]
+
+
 def test_mismatched_lengths_are_refused():
 
     with pytest.raises(ValueError, match="add up to 4"):

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from tutor.engine.data import DatasetError, validate
 from tutor.engine.sft_data import (
-    SHAPE_EXAMPLES, DataError, data_report, eos_kept_by_collators, load_rows, tokenize_row, training_tokenizer, validate,
+    SHAPE_EXAMPLES, data_report, eos_kept_by_collators, load_rows, tokenize_row, training_tokenizer,
 )
 
 
@@ -53,7 +54,7 @@ def test_validator_checks_conversations():
 
 
 def test_no_trainable_column_lists_the_columns_and_the_fix():
-    with pytest.raises(DataError) as info:
+    with pytest.raises(DatasetError) as info:
         validate([{"question": "a", "answer": "b"}])
     assert "question, answer" in str(info.value) and "prompt and completion" in info.value.hint
 
@@ -70,20 +71,20 @@ def test_local_files_load_in_each_format(tmp_path, suffix):
 
 
 def test_missing_and_unreadable_files_say_what_is_wrong(tmp_path):
-    with pytest.raises(DataError, match="does not exist"):
+    with pytest.raises(DatasetError, match="does not exist"):
         load_rows(str(tmp_path / "nope.jsonl"))
     (tmp_path / "notes.md").write_text("hi")
-    with pytest.raises(DataError, match="not .jsonl"):
+    with pytest.raises(DatasetError, match="not .jsonl"):
         load_rows(str(tmp_path / "notes.md"))
     (tmp_path / "broken.jsonl").write_text("{not json\n")
-    with pytest.raises(DataError, match="cannot read broken.jsonl"):
+    with pytest.raises(DatasetError, match="cannot read broken.jsonl"):
         load_rows(str(tmp_path / "broken.jsonl"))
 
 
 def test_bundled_prompts_are_plain_text_like_the_notebooks():
     report = data_report("bundled")
     assert report.validation.shape == "text" and report.validation.rows == 80 and report.ok
-    assert report.counted_share == 1.0
+    assert report.lengths.counted_share == 1.0
 
 
 def test_over_long_rows_are_counted_and_fully_masked_ones_reported_as_dropped(tmp_path, tok):
@@ -93,7 +94,7 @@ def test_over_long_rows_are_counted_and_fully_masked_ones_reported_as_dropped(tm
         {"prompt": long_prompt, "completion": " Cut off."},
     ])
     report = data_report(str(path), max_length=64)
-    assert (report.over_long, report.dropped, report.ok) == (1, 1, False)
+    assert (report.lengths.over_long, report.lengths.dropped, report.ok) == (1, 1, False)
 
 
 def test_chat_template_renders_chatml_with_the_assistant_turn_counted(tok):
@@ -149,5 +150,5 @@ def test_a_template_without_generation_markers_serves_text_but_not_conversations
 
     plain = TrainingTokenizer(tok.tokenizer, "{% for m in messages %}{{ m['content'] }}{% endfor %}", "mine", "")
     assert tokenize_row(plain, {"text": "Hello"}, "text").counted_tokens > 0
-    with pytest.raises(DataError, match="no {% generation %} markers"):
+    with pytest.raises(DatasetError, match="no {% generation %} markers"):
         tokenize_row(plain, {"messages": [{"role": "user", "content": "Hi"}]}, "messages")

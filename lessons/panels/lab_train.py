@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Button, Select
+from textual.widgets import Button, Select, Static
 
+from lessons.panels.common import COMPUTING, WorkerPanel
 from lessons.panels.lab_common import LabPanel
-from tutor.engine.config import ConfigError, current_value
+from lessons.reports.your_data import report_or_error
+from tutor.engine.config import ConfigError, RunConfig, current_value
 from tutor.ui.job_manager import TrackedRun
 from tutor.ui.widgets.config_form import ConfigForm
 from tutor.ui.widgets.gpu_gauge import GpuGauge
@@ -17,10 +20,59 @@ from tutor.ui.widgets.run_log import RunLog
 from tutor.ui.widgets.run_progress import RunProgress
 
 
+PREVIEW_HINT = Text("Set the dataset (data section) to see one of its rows as the trainer will: "
+                    "counted tokens green, masked grey.", style="dim")
+PREVIEW_DELAY_S = 0.5  # while a path is typed, wait for a pause before reading the file
+
+
 def recipe_of(run: TrackedRun) -> str:
     """The recipe a train run used, by its current name (runs older than recipes: unknown)."""
     summary = next((e for e in run.events if e.get("type") == "summary"), {})
     return current_value("recipe", summary.get("recipe"))[0] or "recipe unknown"
+
+
+class DataPreview(WorkerPanel):
+    """The dataset the form names, checked and one row coloured by which tokens count, with
+    the form's model and max_length: the your-data lesson's report, before the run starts."""
+
+    DEFAULT_CSS = "DataPreview { height: auto; border: round $primary-darken-2; }"
+
+    def __init__(self) -> None:
+        super().__init__(id="data-preview")
+        defaults = RunConfig()
+        self._wanted = self.settings_of(defaults)  # the bundled prompts: nothing set yet
+        self._timer = None
+
+    @staticmethod
+    def settings_of(config: RunConfig) -> tuple:
+        return config.dataset.strip(), config.model, config.max_length, config.text_column
+
+    def compose(self) -> ComposeResult:
+        yield Static(PREVIEW_HINT, id="result")
+
+    def on_mount(self) -> None:
+        self.border_title = "your data, as the trainer sees it"
+
+    def preview(self, config: RunConfig) -> None:
+        """Show `config`'s data once its settings stop changing; unchanged settings: nothing."""
+        settings = self.settings_of(config)
+        if settings == self._wanted:
+            return
+        self._wanted = settings
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(PREVIEW_DELAY_S, self._start)
+
+    def _start(self) -> None:
+        self.query_one("#result", Static).update(COMPUTING)
+        self.start_computing(*self._wanted)
+
+    @staticmethod
+    def compute(dataset: str, model: str, max_length: int, text_column: str):
+        return report_or_error(dataset, model, max_length, text_column)
+
+    def show(self, result) -> None:
+        self.query_one("#result", Static).update(result)
 
 
 class LabTrainPanel(LabPanel):
@@ -32,6 +84,7 @@ class LabTrainPanel(LabPanel):
 
     def compose(self) -> ComposeResult:
         yield ConfigForm(id="train-form")
+        yield DataPreview()
         with Horizontal(classes="lab-buttons"):
             yield Button("Start training", id="start", variant="primary")
             yield Button("Cancel run (saves the adapter)", id="cancel", variant="warning")
@@ -50,6 +103,11 @@ class LabTrainPanel(LabPanel):
         elif event.button.id == "cancel" and self.run is not None:
             self.jobs.cancel(self.run)
             self.refresh_controls()
+
+    def on_config_form_changed(self, event: ConfigForm.Changed) -> None:
+        event.stop()
+        if event.config is not None:
+            self.query_one(DataPreview).preview(event.config)
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id != "compare-run":

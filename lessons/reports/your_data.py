@@ -15,10 +15,11 @@ MAX_LENGTH = 512
 DEFAULT_SOURCE = str(SHAPE_EXAMPLES["messages"])
 
 
-def report_or_error(source: str) -> RenderableType:
+def report_or_error(source: str, model: str = "tiny", max_length: int = MAX_LENGTH,
+                    text_column: str | None = None) -> RenderableType:
     """One row of `source` as the trainer sees it, or what is wrong with the file."""
     try:
-        return data_report_renderable(data_report(source, max_length=MAX_LENGTH))
+        return data_report_renderable(data_report(source, model, max_length, text_column=text_column))
     except LabError as exc:
         return Text(f"{exc}" + (f"  {exc.hint}" if exc.hint else ""), style="bold red")
 

@@ -114,6 +114,6 @@ def test_the_data_command_on_an_empty_file_and_a_folder(tmp_path, capsys):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     assert main(["data", str(empty)]) == 2
-    assert f"data file {empty} is empty" in one_line_error(capsys)
+    assert f"dataset file {empty} is empty" in one_line_error(capsys)
     assert main(["data", str(tmp_path)]) == 2
-    assert f"data file {tmp_path} is a folder, not a file" in one_line_error(capsys)
+    assert f"dataset {tmp_path} is a folder, not a file" in one_line_error(capsys)

@@ -118,7 +118,7 @@ class RunConfig:
     fsdp: bool = _section("training", False,
                           "FSDP-QLoRA: shard the 4-bit weights across the GPUs, for a model one GPU cannot hold")
     # [data]
-    dataset: str = _section("data", BUNDLED_DATASET, "bundled, a hub dataset id, or a .jsonl/.csv/.txt")
+    dataset: str = _section("data", BUNDLED_DATASET, "bundled, a hub dataset id, or a .jsonl/.csv/.parquet/.txt")
     text_column: str = _section("data", "prompt", "the column that holds the training text")
     num_samples: int = _section("data", 50, "use the first N rows")
     eval_fraction: float = _section(

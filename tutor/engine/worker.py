@@ -111,7 +111,7 @@ def run_train(config: RunConfig, run_dir: Path, events: EventWriter, cancel: Can
     """
     from tutor.engine.data import load_training_data, split_held_out
     from tutor.engine.generate import generate_answer
-    from tutor.engine.models import count_params, load_adapter_model, pick_device
+    from tutor.engine.models import count_params, load_adapter_model, load_tokenizer, pick_device
     from tutor.engine.presets import check_rank, detect_targets
     from tutor.engine.recipes import changed_from_recipe, fit_to_model_size
     from tutor.engine.training.distributed import check_launchable, train_in_processes
@@ -147,7 +147,7 @@ def run_train(config: RunConfig, run_dir: Path, events: EventWriter, cancel: Can
     events.emit("phase", phase="reloading", message="loading the base again with the saved adapter")
     tuned = load_adapter_model(run_dir / ADAPTER_DIR, config, device, dtype)
     events.emit("phase", phase="generating", message="the tuned model answers the same prompt")
-    generate_answer(tuned, tokenizer, config, "tuned", events, cancel.is_set)
+    generate_answer(tuned, load_tokenizer(str(run_dir / ADAPTER_DIR)), config, "tuned", events, cancel.is_set)
 
 
 def run_generate(config: RunConfig, run_dir: Path, events: EventWriter, cancel: CancelFlag) -> None:
@@ -228,7 +228,8 @@ def _load_model(config: RunConfig, events: EventWriter, for_training: bool):
     if adapter:
         models.check_fits_device(source, device)
         model = models.load_adapter_model(adapter, config, device, dtype)
-        tokenizer = models.load_tokenizer(source.location)
+        # The adapter's own tokenizer: training on conversations may have added tokens to it.
+        tokenizer = models.load_tokenizer(str(adapter if (adapter / "tokenizer_config.json").is_file() else source.location))
     else:
         model, tokenizer = models.load_base(config, source, device, dtype, for_training)
     events.emit("model", **models.model_facts(model, source, device, config.load_in_4bit))

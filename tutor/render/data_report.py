@@ -67,11 +67,12 @@ def summary_table(report: DataReport) -> Table:
     table.add_row("shape", f"{validation.shape}: {SHAPE_MEANING[validation.shape]}")
     table.add_row("rows", f"{validation.rows:,} ({validation.bad_rows:,} with problems)")
     table.add_row("tokenizer", f"{report.tokenizer_label}, {report.template_note}")
-    table.add_row("lengths", f"longest {report.longest:,} tokens over {report.lengths_over:,} rows; "
-                             f"{report.counted_share:.0%} of tokens count")
-    cut = f"{report.over_long:,} rows longer than {report.max_length:,} tokens (trl keeps their start)"
-    if report.dropped:
-        cut += f"; {report.dropped:,} of them keep no counted token and are dropped"
+    lengths = report.lengths
+    table.add_row("lengths", f"longest {lengths.longest:,} tokens over {lengths.rows:,} rows; "
+                             f"{lengths.counted_share:.0%} of tokens count")
+    cut = f"{lengths.over_long:,} rows longer than {report.max_length:,} tokens (trl keeps their start)"
+    if lengths.dropped:
+        cut += f"; {lengths.dropped:,} of them keep no counted token and are dropped"
     table.add_row("max length", cut)
     return table
 
@@ -80,7 +81,7 @@ def data_report_renderable(report: DataReport, plain: bool = False) -> Group:
     problems = [Text(f"! {line}", style="bold red") for line in report.validation.lines()]
     if report.validation.problems:
         verdict = Text("fix the rows listed above before training", style="bold red")
-    elif report.dropped:
+    elif report.lengths.dropped:
         verdict = Text("raise the max length or shorten the long rows: trl would drop them", style="bold red")
     else:
         verdict = Text("ready to train", style="bold green")

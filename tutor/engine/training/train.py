@@ -17,7 +17,7 @@ from typing import Callable
 from transformers import TrainerCallback
 
 from tutor.engine.config import RunConfig
-from tutor.engine.data import TEXT_COLUMN
+from tutor.engine.data import TEXT_COLUMN, data_shape
 from tutor.engine.events import EventWriter
 from tutor.engine.models import gpu_memory
 from tutor.engine.training.speed import SpeedPlan
@@ -38,9 +38,11 @@ def lora_config(config: RunConfig, targets: list[str]):
 
 
 def sft_config(config: RunConfig, output_dir: Path, device: str, dtype: str, plan: SpeedPlan,
-               evaluate: bool = False):
+               evaluate: bool = False, shape: str = "text"):
     """`evaluate`: measure the loss on the held-out samples at each epoch end (the callback
-    asks for that) and every `config.eval_steps` steps."""
+    asks for that) and every `config.eval_steps` steps. `shape`: the data's trl shape; a
+    conversation counts its assistant turns only, prompt/completion rows their completion
+    (trl's default for that shape), as the data report shows them."""
     from trl import SFTConfig
 
     cuda = device == "cuda"
@@ -62,6 +64,7 @@ def sft_config(config: RunConfig, output_dir: Path, device: str, dtype: str, pla
         auto_find_batch_size=auto_batch and cuda and config.gpus == 1,
         max_length=config.max_length,
         dataset_text_field=TEXT_COLUMN,
+        assistant_only_loss=shape == "messages",
         packing=plan.packed,
         packing_strategy="bfd",
         gradient_checkpointing=config.gradient_checkpointing,
@@ -88,11 +91,16 @@ def train_adapter(
 ) -> dict:
     """Train (evaluating on `held_out` unless it is None), save the adapter into
     run_dir/adapter, return the `summary` event's fields."""
+    from tutor.engine.sft_data import training_lengths
+
     held = f", {len(held_out)} held out for evaluation" if held_out is not None else ", no evaluation"
-    events.emit("phase", phase="tokenizing", message=f"{len(dataset)} samples{held}, max_length {config.max_length}")
+    events.emit("phase", phase="tokenizing",
+                message=f"{len(dataset)} {data_shape(dataset)} samples{held}, max_length {config.max_length}")
     progress = ProgressCallback(events, should_stop, evaluate=held_out is not None)
     trainer = build_trainer(model, tokenizer, dataset, config, targets, run_dir / "checkpoints", device, dtype,
                             [progress], eval_dataset=held_out)
+    if note := training_lengths(trainer.training_tokenizer, dataset, config.max_length).note(config.max_length):
+        events.emit("warning", message=note)
     for note in trainer.speed_notes:
         events.emit("log", level="info", message=note)
     trainable, total = trainer.model.get_nb_trainable_parameters()
@@ -102,7 +110,7 @@ def train_adapter(
         trainer.evaluate()  # a run of fractional epochs ends between epoch ends
     events.emit("phase", phase="saving", message="saving the adapter")
     adapter_dir = run_dir / "adapter"
-    save_adapter(trainer, tokenizer, adapter_dir)
+    save_adapter(trainer, trainer.processing_class, adapter_dir)
     metrics = output.metrics
     memory = gpu_memory()
     summary = dict(
@@ -147,7 +155,8 @@ def build_trainer(model, tokenizer, dataset, config: RunConfig, targets: list[st
     held-out samples, measured at each epoch end (None: no evaluation).
 
     `speed = packed` applies tutor.engine.training.speed's settings: packed rows stay rows,
-    each document masked from the others. `trainer.speed_notes` says what was applied.
+    each document masked from the others. `trainer.speed_notes` says what was applied;
+    `trainer.training_tokenizer`, the tokenizer and chat template the data was prepared with.
     """
     from trl import SFTTrainer
 
@@ -155,9 +164,11 @@ def build_trainer(model, tokenizer, dataset, config: RunConfig, targets: list[st
     from tutor.engine.training.speed import apply_liger, avoid_cudnn_attention, plan_speed
 
     plan = plan_speed(config, device, dtype)
+    training_tokenizer = with_chat_template(model, tokenizer, config.model, dataset)
     trainer = SFTTrainer(
         model=model,
-        args=sft_config(config, output_dir, device, dtype, plan, evaluate=eval_dataset is not None),
+        args=sft_config(config, output_dir, device, dtype, plan, evaluate=eval_dataset is not None,
+                        shape=data_shape(dataset)),
         train_dataset=dataset,
         eval_dataset=eval_dataset,
         processing_class=tokenizer,
@@ -182,7 +193,29 @@ def build_trainer(model, tokenizer, dataset, config: RunConfig, targets: list[st
         trainer.add_callback(FrozenHeap())
         notes.append("garbage collector: the heap at the start of training frozen out of its reach")
     trainer.speed_notes = notes
+    trainer.training_tokenizer = training_tokenizer
     return trainer
+
+
+def with_chat_template(model, tokenizer, label: str, dataset):
+    """The data report's TrainingTokenizer for `tokenizer`. For conversations its training
+    chat template becomes the tokenizer's own, so trl renders and masks the turns exactly as
+    the report coloured them; the model's embeddings grow when the tokens it added lie past
+    their rows (tiny's 4,096 rows already hold the ids of the two ChatML tokens it gets)."""
+    from tutor.engine.sft_data import (
+        TrainingTokenizer, is_conversational, require_generation_markers, with_training_template,
+    )
+
+    first = dataset[0]
+    if not is_conversational(first):
+        return TrainingTokenizer(tokenizer, tokenizer.chat_template or "", label, "no chat template used")
+    trained = with_training_template(tokenizer, label)
+    if "messages" in first:  # before trl meets a template it cannot patch
+        require_generation_markers(trained)
+    tokenizer.chat_template = trained.chat_template
+    if len(tokenizer) > model.get_input_embeddings().num_embeddings:
+        model.resize_token_embeddings(len(tokenizer))
+    return trained
 
 
 class FrozenHeap(TrainerCallback):

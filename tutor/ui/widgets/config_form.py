@@ -15,6 +15,7 @@ from pathlib import Path
 from textual.app import ComposeResult
 from rich.markup import escape
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import Collapsible, Input, Select, Static, Switch
 
 from tutor.engine import config as engine_config
@@ -78,6 +79,13 @@ def parse_value(name: str, text: str):
 
 class ConfigForm(Vertical):
     DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text(encoding="utf-8")
+
+    class Changed(Message):
+        """A field changed; `config` is what the form now holds, None while a field is bad."""
+
+        def __init__(self, config: RunConfig | None) -> None:
+            super().__init__()
+            self.config = config
 
     def __init__(self, field_names: Sequence[str] | None = None, *, id: str | None = None, flat: bool = False) -> None:
         """`flat`: the fields one after the other, without collapsible sections."""
@@ -160,13 +168,13 @@ class ConfigForm(Vertical):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
-        self.read()
+        self.post_message(self.Changed(self.read()))
 
     def on_select_changed(self, event: Select.Changed) -> None:
         event.stop()
         if event.select.id == "field-recipe" and event.value != self._recipe_shown:
             self.show_recipe(event.value)
-        self.read()
+        self.post_message(self.Changed(self.read()))
 
     def show_recipe(self, name: str) -> None:
         """Fill the recipe's fields with its settings; the learner can still change each."""
@@ -179,4 +187,4 @@ class ConfigForm(Vertical):
 
     def on_switch_changed(self, event: Switch.Changed) -> None:
         event.stop()
-        self.read()
+        self.post_message(self.Changed(self.read()))
