@@ -57,7 +57,7 @@ def generate_answer(
     new_tokens = answer_tokens(
         model, tokenizer, inputs, config,
         lambda text: events.emit("token", stream=stream, text=text, index=index), should_stop,
-        on_note=lambda note: events.emit("log", level="warning", message=note),
+        on_note=lambda note: events.emit("log", level="info", message=note),
     )[0]
     text = tokenizer.decode(new_tokens, skip_special_tokens=True)
     events.emit(
@@ -76,11 +76,12 @@ def answer_tokens(model, tokenizer, inputs, config: RunConfig, on_text: Callable
 
     `decode`: `auto` answers greedy single prompts on CUDA through
     tutor.engine.static_decode (the same tokens, 3.5 to 5 times as fast), the rest through
-    `generate`; `static` takes that path on any device (CPU: without graphs, the tests'
-    and the bench's check); `generate` never does. On CPU, `auto` keeps `generate`, the reference:
-    the static path saves launch overhead, which a CPU does not have (the shipped tiny
-    model, 40 tokens, warm, one thread: 0.95 s either way, the same tokens). If the static path fails, `on_note` hears why and `generate` answers,
-    streaming on from where the failed path stopped."""
+    `generate`; `static` takes that path on any device (CPU: without graphs; the tests' and
+    the bench's check); `generate` never does. On CPU, `auto` keeps `generate`, the
+    reference: the static path saves launch overhead, which a CPU does not have (the shipped
+    tiny model, 40 tokens, warm, one thread: 0.95 s either way, the same tokens). If the
+    static path fails, `on_note` hears why in one line and `generate` answers, streaming on
+    from where the failed path stopped."""
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList, TextStreamer
 
@@ -106,7 +107,7 @@ def answer_tokens(model, tokenizer, inputs, config: RunConfig, on_text: Callable
             try:
                 return _static_answer(model, inputs["input_ids"], settings, streamer, should_stop, streamed)
             except Exception as exc:  # whatever the fast path met, the learner still gets the answer
-                on_note(f"fast answer path unavailable ({type(exc).__name__}: {str(exc)[:200]}); "
+                on_note(f"fast answer path unavailable ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
                         "answering with model.generate (same tokens, slower)")
                 if streamer:
                     streamer = _Resumed(streamer, len(streamed))
@@ -118,7 +119,9 @@ def answer_tokens(model, tokenizer, inputs, config: RunConfig, on_text: Callable
 def _static_path_applies(model, inputs, config: RunConfig, decode: str) -> bool:
     if decode not in ("auto", "static", "generate"):
         raise ValueError(f"decode must be auto, static or generate, not {decode!r}")
-    if decode == "generate" or config.sampling or inputs["input_ids"].shape[0] != 1:
+    mask = inputs.get("attention_mask")
+    one_unpadded_row = inputs["input_ids"].shape[0] == 1 and (mask is None or bool(mask.all()))
+    if decode == "generate" or config.sampling or not one_unpadded_row:
         return False
     return decode == "static" or model.device.type == "cuda"
 

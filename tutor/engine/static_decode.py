@@ -16,8 +16,8 @@ answers with the adapter off, then on.
 The token choice is `generate`'s greedy one: float32 logits of the last position through the
 logits processors `generate` builds for the same settings, argmax; the answer ends at EOS,
 at `max_new_tokens`, or when `should_stop()` says so after a token, as generate's stopping
-criteria do. One row only: two rows in one batch round differently on CUDA (the bench
-measured base and tuned rows in one batch part from batch 1 at the 3rd and 9th token).
+criteria do. One row only: two rows in one batch round differently on CUDA (the bench's
+base and tuned rows in one batch left their batch-1 answers at the 9th and the 3rd token).
 """
 
 from __future__ import annotations
@@ -41,9 +41,10 @@ def greedy_answer(model, input_ids, settings: dict, graphs: bool, on_token: Call
 
 def greedy_processors(model, settings: dict, prompt_length: int, device):
     """The logits processors `model.generate` applies for greedy `settings` (the repetition
-    penalty), built by `generate`'s own helpers from the model's generation config; raises
-    NotReproducible when that config asks for more than greedy search with processors of
-    (ids, scores) alone."""
+    penalty), built by `generate`'s own (private) helpers from the model's generation config,
+    so a config that adds a processor is seen; raises NotReproducible when it asks for more
+    than greedy search with the repetition penalty. Should transformers change the helpers,
+    this raises too, and the caller falls back to `generate`."""
     from transformers.generation import GenerationMode, RepetitionPenaltyLogitsProcessor
 
     generation_config, _ = model._prepare_generation_config(None, **settings)
