@@ -3,7 +3,7 @@ modeling module holds its own functions and classes again, the patched model's l
 run Liger's RoPE (forward and checkpointed recomputation), and a model built afterwards does not.
 
 liger-kernel is a GPU package and not installed here, so a stand-in patches the way
-liger-kernel 0.6's `apply_liger_kernel_to_llama(model=...)` does: the module-level RoPE
+liger-kernel 0.8.2's `apply_liger_kernel_to_llama(model=...)` does: the module-level RoPE
 function and the RMSNorm/MLP classes, plus the instance's MLPs."""
 
 import sys
