@@ -1,30 +1,33 @@
-"""Answer speed: tokens per second of a greedy answer, today's path against candidate speedups.
+"""Answer speed: tokens per second of a greedy answer through the product's path, checked against model.generate.
 
-    python bench/generate_speed.py --model llama2-7b --out bench/results/generate_speed.json
-    python bench/generate_speed.py --model tiny --tokens 8 --repeats 1 --out /tmp/g.json   # CPU smoke test
+    python bench/generate_speed.py --out bench/results/generate_speed.json    # GPU: 7B shape, random weights, NF4
+    python bench/generate_speed.py --model tiny --device cpu --out /tmp/g.json   # CPU smoke test: 8 tokens, 1 repeat
 
-One process, one NF4 model (double quantization, bf16 compute on a GPU), loaded the way the
-lab loads it for a train run (`tutor.engine.models.load_base`, training flags included). Each
-variant answers the same prompt: a first call (what a learner waits for in a fresh job),
+The GPU run builds a Llama-2-7B-shaped model with random weights (bench/train_speed.py's
+`build_model_folder`, quantized to NF4 once into --workdir) and loads it the way the lab loads
+it for a train run (`tutor.engine.models.load_base`, training flags included; bf16 compute).
+Each variant answers the same prompt: a first call (what a learner waits for in a fresh job),
 then `--repeats` timed calls (median and best). Every variant's tokens are checked against
 plain `model.generate` (greedy) of the same model: `identical` and the first differing
-position. A failing variant records its error and the others still run; the JSON is
-rewritten after each variant, so a run cut short keeps what it measured.
+position; a product answer that fell back from the fast path records the note it gave
+(`fallback_notes`). A failing variant records its error and the others still run; the JSON
+is rewritten after each variant, so a run cut short keeps what it measured.
 
 Variants, in the order they run (base model, then the same model with a random-weight LoRA on
 q/k/v/o); `decode_step_work` counts the module and operator calls of one decode step:
   generate        plain model.generate: the reference tokens, unstreamed
-  lab             tutor.engine.generate.answer_tokens (generate_answer's core), token events
-                  written to a file: what the lab runs
-  graph           bench/graph_decode.py: static cache, the decode step replayed as a CUDA graph, streamed
+  lab             tutor.engine.generate.answer_tokens, token events written to a file: what the
+                  lab runs (on CUDA the static cache with CUDA graphs, on CPU model.generate)
+  lab-generate    the same with decode="generate": the lab's path before the static cache
+  static-eager    tutor.engine.static_decode's loop without graphs, unstreamed: on CUDA it tells a
+                  recording fault from the static cache's own numerics; on CPU it checks the loop
   adapter-*       the same with the adapter on
-  compare-graph2  base and tuned answers in one graph-replayed batch (graph_decode.adapter_rows)
-  compare-batch2  both answers in one model.generate batch (peft's adapter_names per row)
-  compare-lab     lab-compare today: base (adapter off), then tuned, one after the other
-  static          model.generate with a static KV cache (with the adapter; transformers does not
-                  compile a bitsandbytes 4-bit model on its own)
-  static-compile  ... and the forward compiled (mode reduce-overhead: CUDA graphs), forced; only
-                  started with COMPILE_NEEDS_S of the budget left
+  compare-lab     lab-compare: base (adapter off), then tuned, one after the other
+
+On a GPU, the product is where it should be when `lab` and `adapter-lab` run at 30 tok/s or
+more, every variant is `identical`, `adapter_changes_answer` is true and no variant has
+`fallback_notes` (measured before: lab 31.5 and adapter-lab 16.2 tok/s;
+bench/results/generate-speed-h200-2026-12-02.json, where the static loop was a prototype).
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ class Bench:
         self.out, self.repeats, self.deadline = out, repeats, deadline
         self.sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
         self.references: dict[str, list[int]] = {}
-        self.last_rows: dict[str, list[list[int]]] = {}
+        self.notes: list[str] = []
         self.report = dict(device=_device_name(device), versions=_versions(), model=None, new_tokens=config.max_new_tokens,
                            prompt_tokens=int(self.inputs["input_ids"].shape[1]), repeats=repeats, variants={})
 
@@ -80,6 +83,7 @@ class Bench:
         if time.monotonic() > self.deadline:
             self.report["variants"][name] = {"skipped": "the time budget was spent"}
             return self.save()
+        self.notes.clear()
         try:
             started = time.monotonic()
             rows = answer()
@@ -92,21 +96,22 @@ class Bench:
                 rows = answer()
                 self.sync()
                 seconds.append(time.monotonic() - started)
-            tokens = self.last_rows[name] = rows
-            result = dict(first_call_s=round(first_call, 4), rows=len(tokens), new_tokens=sum(map(len, tokens)),
-                          **summarize(seconds, sum(map(len, tokens))))
+            result = dict(first_call_s=round(first_call, 4), rows=len(rows), new_tokens=sum(map(len, rows)),
+                          **summarize(seconds, sum(map(len, rows))))
             if references:
-                differences = [first_difference(self.references[ref], row) for ref, row in zip(references, tokens)]
+                differences = [first_difference(self.references[ref], row) for ref, row in zip(references, rows)]
                 result.update(identical=all(d is None for d in differences), first_difference=differences)
             else:
-                self.references[name] = tokens[0]
+                self.references[name] = rows[0]
                 result.update(identical=True, reference=True)
+            if self.notes:
+                result["fallback_notes"] = sorted(set(self.notes))
             self.report["variants"][name] = result
-            print(f"{name:16s} {result['tokens_per_s_median']:8.2f} tok/s median, {result['tokens_per_s_best']:8.2f} best, "
+            print(f"{name:20s} {result['tokens_per_s_median']:8.2f} tok/s median, {result['tokens_per_s_best']:8.2f} best, "
                   f"first call {first_call:.2f} s, identical {result['identical']}", flush=True)
         except Exception as exc:  # one variant's failure must not lose the others
             self.report["variants"][name] = {"error": f"{type(exc).__name__}: {str(exc)[:800]}"}
-            print(f"{name:16s} failed: {type(exc).__name__}: {str(exc)[:300]}", flush=True)
+            print(f"{name:20s} failed: {type(exc).__name__}: {str(exc)[:300]}", flush=True)
         self.save()
 
     def save(self) -> None:
@@ -115,18 +120,17 @@ class Bench:
 
     # --- the ways of answering -------------------------------------------------------------
 
-    def generate(self, rows: int = 1, **kwargs):
+    def generate(self):
+        """Plain model.generate, greedy, as a user of transformers would call it."""
         import torch
 
-        inputs = {key: value.repeat(rows, 1) for key, value in self.inputs.items()}
         with torch.no_grad():
             output = self.model.generate(
-                **inputs, max_new_tokens=self.config.max_new_tokens, repetition_penalty=self.config.repetition_penalty,
-                do_sample=False, eos_token_id=self.tokenizer.eos_token_id, pad_token_id=self.tokenizer.pad_token_id,
-                **kwargs)
-        return _token_rows(output[:, inputs["input_ids"].shape[1]:], self.tokenizer.pad_token_id)
+                **self.inputs, max_new_tokens=self.config.max_new_tokens, repetition_penalty=self.config.repetition_penalty,
+                do_sample=False, eos_token_id=self.tokenizer.eos_token_id, pad_token_id=self.tokenizer.pad_token_id)
+        return _token_rows(output[:, self.inputs["input_ids"].shape[1]:], self.tokenizer.pad_token_id)
 
-    def lab(self, stream: str = "base"):
+    def lab(self, stream: str = "base", decode: str = "auto"):
         """The product's answer (tutor.engine.generate.answer_tokens, the core of
         generate_answer) with its `token` events written to a file, as the lab does."""
         from tutor.engine.events import EventWriter
@@ -135,26 +139,21 @@ class Bench:
         with tempfile.TemporaryDirectory() as folder:
             events = EventWriter(Path(folder))
             output = answer_tokens(self.model, self.tokenizer, self.inputs, self.config,
-                                   lambda text: events.emit("token", stream=stream, text=text))
+                                   lambda text: events.emit("token", stream=stream, text=text),
+                                   on_note=self.notes.append, decode=decode)
             events.close()
         return _token_rows(output, self.tokenizer.pad_token_id)
 
-    def graph(self, rows_on: list[bool] | None = None):
-        """Batch 1 through bench/graph_decode.py, streamed; with `rows_on`, one row per entry,
-        the adapter on where True."""
-        from contextlib import nullcontext
+    def static_eager(self):
+        """tutor.engine.static_decode's loop without graphs, as the lab's settings give it."""
+        import torch
 
-        from bench.graph_decode import adapter_rows, static_greedy
+        from tutor.engine import static_decode
+        from tutor.engine.generate import decoding, inference_layers
 
-        streamer = _quiet_streamer(self.tokenizer) if rows_on is None else None
-        ids = self.inputs["input_ids"].repeat(len(rows_on or [0]), 1)
-        with adapter_rows(self.model, rows_on) if rows_on else nullcontext():
-            output = static_greedy(
-                self.model, ids, self.config.max_new_tokens, self.config.repetition_penalty,
-                self.tokenizer.eos_token_id, self.tokenizer.pad_token_id, graphs=self.device == "cuda",
-                on_token=(lambda chosen: streamer.put(chosen.cpu())) if streamer else None)
-        if streamer:
-            streamer.end()
+        with inference_layers(self.model), torch.inference_mode():
+            output = static_decode.greedy_answer(self.model, self.inputs["input_ids"],
+                                                 decoding(self.config, self.tokenizer), graphs=False)
         return _token_rows(output, self.tokenizer.pad_token_id)
 
 
@@ -196,40 +195,21 @@ def _token_rows(output, pad_token_id: int) -> list[list[int]]:
     return rows
 
 
-def _quiet_streamer(tokenizer):
-    """A TextStreamer that does the lab's per-token work (decode, cut at word ends) and
-    drops the text: the graph variant pays what streaming costs."""
-    from transformers import TextStreamer
-
-    class QuietStreamer(TextStreamer):
-        def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
-            pass
-
-    return QuietStreamer(tokenizer, skip_prompt=False, skip_special_tokens=True)
-
-
-def force_compile(model) -> None:
-    """Let generate compile a bitsandbytes 4-bit model (transformers' quantizer says it
-    cannot): static cache + torch.compile, mode reduce-overhead, the library's defaults."""
-    quantizer = model.get_base_model().hf_quantizer if hasattr(model, "get_base_model") else model.hf_quantizer
-    quantizer.__class__ = type("Compileable" + type(quantizer).__name__, (type(quantizer),),
-                               {"is_compileable": property(lambda self: True)})
-
-
-def load(model_name: str, workdir: Path):
-    """(model, tokenizer, config, device): the base in NF4 as a lab train run loads it."""
+def load(model_name: str, device: str, workdir: Path):
+    """(model, tokenizer, config, device): the base in NF4 as a lab train run loads it;
+    `device` auto: the tiny model on CPU, a 7B shape on CUDA."""
     from tutor.engine import models
     from tutor.engine.config import RunConfig
 
     if model_name == "tiny":
-        config = RunConfig(model="tiny", device="cpu")
+        config = RunConfig(model="tiny", device="cpu" if device == "auto" else device)
         source = models.resolve_model("tiny")
     else:
         from bench.train_speed import build_model_folder, quantized_folder
 
         folder = workdir / f"bench-{model_name}"
         build_model_folder(model_name, folder)
-        config = RunConfig(model=str(quantized_folder(folder)), device="cuda")
+        config = RunConfig(model=str(quantized_folder(folder)), device="cuda" if device == "auto" else device)
         source = models.resolve_model(config.model)
     device = models.pick_device(config)
     dtype, _ = models.pick_compute_dtype(config, device)
@@ -252,25 +232,20 @@ def add_adapter(model):
 
 # Most telling first: a run cut by the time budget loses the least. (name, needs the adapter,
 # the references its rows are checked against; none: it is a reference, always measured.)
-PLAN = [("generate", False, []), ("lab", False, ["generate"]), ("graph", False, ["generate"]),
-        ("adapter-generate", True, []), ("adapter-graph", True, ["adapter-generate"]),
-        ("compare-graph2", True, ["generate", "adapter-generate"]),
-        ("compare-batch2", True, ["generate", "adapter-generate"]),
-        ("adapter-lab", True, ["adapter-generate"]), ("compare-lab", True, ["generate", "adapter-generate"]),
-        ("static", True, ["adapter-generate"]), ("static-compile", True, ["adapter-generate"])]
-COMPILE_NEEDS_S = 150  # compiling a 7B forward takes minutes: started only with this much budget left
+PLAN = [("generate", False, []), ("lab", False, ["generate"]), ("lab-generate", False, ["generate"]),
+        ("static-eager", False, ["generate"]),
+        ("adapter-generate", True, []), ("adapter-lab", True, ["adapter-generate"]),
+        ("adapter-lab-generate", True, ["adapter-generate"]), ("adapter-static-eager", True, ["adapter-generate"]),
+        ("compare-lab", True, ["generate", "adapter-generate"])]
 
 
 def run(bench: Bench, variants: list[str]) -> None:
-    mixed = dict(adapter_names=["__base__", "default"])
     answers = {
-        "generate": bench.generate, "lab": lambda: bench.lab("base"), "graph": bench.graph,
-        "static": lambda: bench.generate(cache_implementation="static"),
-        "adapter-generate": bench.generate, "adapter-graph": bench.graph, "adapter-lab": lambda: bench.lab("tuned"),
-        "compare-graph2": lambda: bench.graph(rows_on=[False, True]),
-        "compare-batch2": lambda: bench.generate(rows=2, **mixed),
-        "compare-lab": lambda: _compare_lab(bench),
-        "static-compile": lambda: bench.generate(cache_implementation="static"),
+        "generate": bench.generate, "lab": lambda: bench.lab("base"),
+        "lab-generate": lambda: bench.lab("base", decode="generate"), "static-eager": bench.static_eager,
+        "adapter-generate": bench.generate, "adapter-lab": lambda: bench.lab("tuned"),
+        "adapter-lab-generate": lambda: bench.lab("tuned", decode="generate"),
+        "adapter-static-eager": bench.static_eager, "compare-lab": lambda: _compare_lab(bench),
     }
     if "lab" in variants:  # what a learner waits for: the first answer of a fresh job
         started = time.monotonic()
@@ -284,37 +259,12 @@ def run(bench: Bench, variants: list[str]) -> None:
         if needs_adapter and not hasattr(bench.model, "disable_adapter"):
             bench.model = add_adapter(bench.model)
             _record_step_work(bench, "adapter")
-        if name == "static-compile":
-            if bench.deadline - time.monotonic() < COMPILE_NEEDS_S:
-                bench.report["variants"][name] = {"skipped": f"less than {COMPILE_NEEDS_S} s of the budget left"}
-                continue
-            force_compile(bench.model)
         bench.measure(name, answers[name], references)
-        if name == "graph" and bench.device == "cuda":
-            _check_graph_against_eager(bench)
     if "lab" in variants and "generate" in bench.references:
         bench.report["lab_first_call_identical"] = first_difference(bench.references["generate"], early[0]) is None
     if {"generate", "adapter-generate"} <= set(bench.references):  # else the adapter checks prove nothing
         bench.report["adapter_changes_answer"] = bench.references["generate"] != bench.references["adapter-generate"]
     bench.save()
-
-
-def _check_graph_against_eager(bench: Bench) -> None:
-    """The same static-cache loop without the graph, once: tells a recording fault from
-    the static cache's own numerics when `graph` and `generate` part."""
-    from bench.graph_decode import static_greedy
-
-    try:
-        eager = static_greedy(bench.model, bench.inputs["input_ids"], bench.config.max_new_tokens,
-                              bench.config.repetition_penalty, bench.tokenizer.eos_token_id,
-                              bench.tokenizer.pad_token_id, graphs=False)
-        eager_rows = _token_rows(eager, bench.tokenizer.pad_token_id)
-        result = dict(graph_vs_eager_first_difference=first_difference(eager_rows[0], bench.last_rows["graph"][0]),
-                      eager_vs_generate_first_difference=first_difference(bench.references["generate"], eager_rows[0]))
-    except Exception as exc:
-        result = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
-    bench.report["graph_check"] = result
-    print(f"graph check: {result}", flush=True)
 
 
 def _record_step_work(bench: Bench, model_name: str) -> None:
@@ -347,20 +297,25 @@ def _versions() -> dict:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="llama2-7b", help="llama2-7b (random weights, GPU) or tiny (CPU smoke test)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                        help="auto: CPU for tiny, CUDA for a 7B shape")
     parser.add_argument("--variants", default=",".join(name for name, _, _ in PLAN))
-    parser.add_argument("--tokens", type=int, default=50, help="new tokens per answer")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--tokens", type=int, help="new tokens per answer (default 50; tiny: 8)")
+    parser.add_argument("--repeats", type=int, help="timed calls per variant (default 3; tiny: 1)")
     parser.add_argument("--budget-s", type=float, default=280,
                         help="seconds from start (model build and load included); variants not started by then are skipped")
     parser.add_argument("--out", default="bench/results/generate_speed.json")
     parser.add_argument("--workdir", default=tempfile.gettempdir())
     args = parser.parse_args(argv)
+    smoke = args.model == "tiny"  # a check that everything runs and agrees, in about a minute on CPU
+    args.tokens = args.tokens or (8 if smoke else 50)
+    args.repeats = args.repeats or (1 if smoke else 3)
     unknown = set(args.variants.split(",")) - {name for name, _, _ in PLAN}
     if unknown:
         parser.error(f"unknown variants: {', '.join(sorted(unknown))}")
 
     started = time.monotonic()
-    model, tokenizer, config, device = load(args.model, Path(args.workdir))
+    model, tokenizer, config, device = load(args.model, args.device, Path(args.workdir))
     config.max_new_tokens = args.tokens
     bench = Bench(model, tokenizer, config, device, Path(args.out), args.repeats, started + args.budget_s)
     bench.report.update(model=args.model, load_s=round(time.monotonic() - started, 1))

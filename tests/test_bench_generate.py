@@ -1,4 +1,8 @@
-"""The CPU-side logic of bench/generate_speed.py: where two answers part, and the figures."""
+"""bench/generate_speed.py: where two answers part, the figures, and the whole script on CPU."""
+
+import json
+
+import pytest
 
 from bench.generate_speed import _token_rows, first_difference, summarize
 
@@ -22,3 +26,21 @@ def test_rows_are_cut_at_their_padding():
             return [list(row) for row in self]
 
     assert _token_rows(Ids([[4, 2, 0, 0], [4, 5, 6, 7]]), pad_token_id=0) == [[4, 2], [4, 5, 6, 7]]
+
+
+def test_the_cpu_run_checks_the_products_paths_against_generate(tmp_path):
+    """The smoke run the GPU command scales up: every product path gives generate's tokens,
+    with and without the adapter, and the adapter changes the answer (else that proves nothing)."""
+    pytest.importorskip("torch")
+    from bench.generate_speed import main
+
+    out = tmp_path / "speed.json"
+    variants = "generate,lab,static-eager,adapter-generate,adapter-lab,adapter-static-eager"
+    report = main(["--model", "tiny", "--device", "cpu", "--tokens", "4", "--repeats", "1", "--variants", variants,
+                   "--out", str(out), "--workdir", str(tmp_path)])
+    assert json.loads(out.read_text()) == report and report["device"] == "cpu"
+    measured = report["variants"]
+    assert sorted(measured) == sorted(variants.split(","))
+    assert all(result["identical"] and result["new_tokens"] == 4 for result in measured.values())
+    assert not any("fallback_notes" in result for result in measured.values())
+    assert report["adapter_changes_answer"] and report["lab_first_call_identical"]

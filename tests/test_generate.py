@@ -1,8 +1,9 @@
 """Answers: greedy tokens equal plain `model.generate`, with the KV cache, whatever state
-training left the model in; and the bench's static-cache decode loop gives the same tokens.
+training left the model in; the static-cache path (tutor.engine.static_decode, forced on
+CPU) gives the same tokens and stream, and gives way to `generate` when it fails.
 
 A small random Llama in NF4 on the CPU (bitsandbytes' CPU backend), with a LoRA whose B is
-not zero, so the adapter changes the answer."""
+not zero, so the adapter changes the answer; and the shipped tiny model with such a LoRA."""
 
 import pytest
 
@@ -10,6 +11,7 @@ torch = pytest.importorskip("torch")
 
 from tutor.engine.config import RunConfig  # noqa: E402
 from tutor.engine.events import EventWriter, read_all  # noqa: E402
+from tutor.engine import generate, static_decode  # noqa: E402
 from tutor.engine.generate import answer_tokens, generate_answer  # noqa: E402
 from tutor.engine.training import fastlora  # noqa: E402
 
@@ -94,25 +96,111 @@ def test_the_answer_streams_as_token_events_that_add_up_to_it(lora_model, tokeni
     assert closing[0]["text"] == text and closing[0]["new_tokens"] == len(plain_generate(lora_model, tokenizer)[0])
 
 
-@pytest.mark.parametrize("rows_on", [None, [False, True]])
-def test_the_static_cache_loop_gives_generates_tokens(lora_model, tokenizer, rows_on):
+@pytest.fixture(scope="module")
+def tiny_lora():
+    """The shipped tiny model in NF4 as the lab loads it, with a random LoRA on q/k/v/o."""
+    from peft import LoraConfig, get_peft_model
+
+    from tutor.engine import models
+
+    model, tokenizer = models.load_base(RunConfig(model="tiny", device="cpu"), models.resolve_model("tiny"), "cpu",
+                                        "fp32", for_training=False)
+    torch.manual_seed(2)
+    model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, init_lora_weights=False,
+                                             target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]))
+    return model.eval(), tokenizer
+
+
+def streamed_answer(model, tokenizer, config: RunConfig, decode: str, **kwargs) -> tuple[list[int], list[str]]:
+    pieces = []
+    inputs = tokenizer(config.prompt, return_tensors="pt")
+    tokens = answer_tokens(model, tokenizer, inputs, config, pieces.append, decode=decode, **kwargs)
+    return tokens.tolist()[0], pieces
+
+
+@pytest.mark.parametrize("prompt,max_new_tokens", [
+    ("I want you to act as a motivation coach.", 3),
+    ("Explain what a low-rank adapter is.", 10),
+    ("Write a short poem about the sea.", 6),
+])
+@pytest.mark.parametrize("adapter", [False, True])
+def test_the_static_path_streams_generates_tokens_for_the_tiny_model(tiny_lora, prompt, max_new_tokens, adapter):
     from contextlib import nullcontext
 
-    from bench.graph_decode import adapter_rows, static_greedy
+    model, tokenizer = tiny_lora
+    config = RunConfig(device="cpu", max_new_tokens=max_new_tokens, prompt=prompt)
+    with nullcontext() if adapter else model.disable_adapter():
+        reference, reference_pieces = streamed_answer(model, tokenizer, config, "generate")
+        tokens, pieces = streamed_answer(model, tokenizer, config, "static")
+    assert len(reference) == max_new_tokens
+    assert tokens == reference and pieces == reference_pieces and len(pieces) > 1
 
-    if rows_on and lora_model.device.type == "cuda":
-        pytest.skip("two rows in one batch round differently from batch 1 on CUDA (bench: compare-graph2)")
-    ids = tokenizer([CONFIG.prompt] * len(rows_on or [0]), return_tensors="pt")["input_ids"].to(lora_model.device)
-    with adapter_rows(lora_model, rows_on) if rows_on else nullcontext(), torch.inference_mode():
-        tokens = static_greedy(lora_model, ids, CONFIG.max_new_tokens, CONFIG.repetition_penalty,
-                               tokenizer.eos_token_id, tokenizer.pad_token_id, graphs=False).tolist()
-    tuned = plain_generate(lora_model, tokenizer)
-    if rows_on is None:
-        assert tokens == tuned
-    else:
-        with lora_model.disable_adapter():
-            base = plain_generate(lora_model, tokenizer)
-        assert tokens == base + tuned and base != tuned
+
+def test_the_static_path_stops_at_eos_as_generate_does(tiny_lora):
+    model, tokenizer = tiny_lora
+    config = RunConfig(device="cpu", max_new_tokens=12, prompt="Explain what a low-rank adapter is.")
+    ids = tokenizer(config.prompt, return_tensors="pt")["input_ids"]
+    full = answer_tokens(model, tokenizer, {"input_ids": ids}, config, decode="generate")[0].tolist()
+    eos = full[4]  # a token the answer writes: as EOS, it ends the answer early
+    settings = dict(max_new_tokens=12, repetition_penalty=config.repetition_penalty, do_sample=False,
+                    eos_token_id=eos, pad_token_id=tokenizer.pad_token_id)
+    with torch.inference_mode():
+        reference = model.generate(ids, **settings)[0, ids.shape[1]:].tolist()
+        tokens = static_decode.greedy_answer(model, ids, settings, graphs=False)[0].tolist()
+    assert tokens == reference == full[:full.index(eos) + 1] and len(tokens) < 12
+
+
+def test_auto_keeps_generate_on_cpu(lora_model, tokenizer, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the static path ran on CPU")
+
+    monkeypatch.setattr(static_decode, "static_greedy", refuse)
+    tokens, _ = streamed_answer(lora_model, tokenizer, CONFIG, "auto")
+    assert tokens == plain_generate(lora_model, tokenizer)[0]
+
+
+@pytest.mark.parametrize("fails_after", [0, 3])
+def test_a_failing_static_path_gives_way_to_generate_and_says_so(lora_model, tokenizer, monkeypatch, fails_after):
+    """Tokens already streamed are not streamed again: the stream adds up to the answer."""
+    reference, reference_pieces = streamed_answer(lora_model, tokenizer, CONFIG, "generate")
+    real = static_decode.static_greedy
+
+    def fail_midway(model, input_ids, max_new_tokens, *args, **kwargs):
+        if fails_after:
+            real(model, input_ids, fails_after, *args, **kwargs)
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    monkeypatch.setattr(static_decode, "static_greedy", fail_midway)
+    notes = []
+    tokens, pieces = streamed_answer(lora_model, tokenizer, CONFIG, "static", on_note=notes.append)
+    assert tokens == reference and "".join(pieces) == "".join(reference_pieces)
+    assert notes == ["fast answer path unavailable (RuntimeError: operation not permitted when stream is capturing); "
+                     "answering with model.generate (same tokens, slower)"]
+
+
+def test_generate_answer_logs_the_fallback(lora_model, tokenizer, tmp_path, monkeypatch):
+    def unsupported(*args, **kwargs):
+        raise static_decode.NotReproducible("the generation config asks for beam_search")
+
+    monkeypatch.setattr(static_decode, "greedy_processors", unsupported)
+    monkeypatch.setattr(generate, "_static_path_applies", lambda *args: True)  # as auto does on CUDA
+    events = EventWriter(tmp_path)
+    text = generate_answer(lora_model, tokenizer, CONFIG, "tuned", events, lambda: False)
+    events.close()
+    written = read_all(tmp_path)
+    logs = [e for e in written if e["type"] == "log"]
+    assert len(logs) == 1 and "beam_search" in logs[0]["message"]  # a line in the run's log
+    assert not [e for e in written if e["type"] in ("warning", "error")]
+    assert text == tokenizer.decode(plain_generate(lora_model, tokenizer)[0], skip_special_tokens=True)
+
+
+def test_settings_generate_would_decode_differently_are_refused(lora_model):
+    settings = dict(max_new_tokens=4, repetition_penalty=1.5, do_sample=False, eos_token_id=2, pad_token_id=0)
+    assert len(static_decode.greedy_processors(lora_model, settings, 5, "cpu")) == 1  # the repetition penalty
+    for extra, said in [(dict(num_beams=2), "beam"), (dict(no_repeat_ngram_size=3), "NoRepeatNGram"),
+                        (dict(stop_strings=["."]), "strings")]:
+        with pytest.raises(static_decode.NotReproducible, match=said):
+            static_decode.greedy_processors(lora_model, {**settings, **extra}, 5, "cpu")
 
 
 def test_sampled_answers_repeat_with_their_seed(lora_model, tokenizer):

@@ -81,7 +81,11 @@ def avoid_cudnn_attention() -> str:
 
 
 def apply_liger(model) -> str:
-    """Swap in Liger's RMSNorm, RoPE and SwiGLU kernels; returns what happened, for the log."""
+    """Swap in Liger's RMSNorm, RoPE and SwiGLU kernels for this model only (Liger's RoPE is
+    process-wide; tutor.engine.training.scoped_patch keeps it to this model's modules);
+    returns what happened, for the log."""
+    from tutor.engine.training.scoped_patch import undone, within_calls
+
     try:
         from liger_kernel.transformers import _apply_liger_kernel_to_instance
         from liger_kernel.transformers.monkey_patch import MODEL_TYPE_TO_APPLY_LIGER_FN
@@ -90,6 +94,8 @@ def apply_liger(model) -> str:
     model_type = getattr(model.config, "model_type", None)
     if model_type not in MODEL_TYPE_TO_APPLY_LIGER_FN:
         return f"Liger kernels: none for model type {model_type!r}"
-    _apply_liger_kernel_to_instance(model=model, rope=True, rms_norm=True, swiglu=True,
-                                    cross_entropy=False, fused_linear_cross_entropy=False)
-    return "Liger kernels: RMSNorm, RoPE, SwiGLU"
+    with undone("transformers") as module_changes:
+        _apply_liger_kernel_to_instance(model=model, rope=True, rms_norm=True, swiglu=True,
+                                        cross_entropy=False, fused_linear_cross_entropy=False)
+    within_calls(model, module_changes)
+    return "Liger kernels: RMSNorm, RoPE, SwiGLU (this model only)"
