@@ -53,11 +53,14 @@ def test_verdicts_on_a_t4():
     assert not too_big.fits and too_big.needed > GPUS["t4"].memory_bytes
 
 
-def test_speed_estimate_scales_with_the_gpu_and_names_its_measurement():
-    h100 = plan(PlanSettings(model="llama-3.2-3b", gpu="h100"))
+def test_speed_estimate_scales_compute_with_the_gpu_and_names_its_measurement():
+    h200 = plan(PlanSettings(model="llama-3.2-3b", gpu="h200"))
     t4 = plan(PlanSettings(model="llama-3.2-3b", gpu="t4"))
-    assert t4.tokens_per_s == pytest.approx(h100.tokens_per_s * 65 / 989)
-    assert "llama-2-7b" in h100.reference.label and "final3_7b" in h100.reference.label
+    assert t4.speed.host_s == pytest.approx(h200.speed.host_s)  # the host is the CPU's, not the GPU's
+    assert t4.speed.compute_s == pytest.approx(h200.speed.compute_s * 989 / 65)
+    assert t4.tokens_per_s < h200.tokens_per_s
+    assert "plan-check-h200-2026-12-02.json" in t4.speed.basis and "65 / 989" in t4.speed.basis
+    assert "final3_7b" in plan(PlanSettings(model="llama-3.2-3b", gpu="h100")).speed.basis
 
 
 def test_bad_settings_raise_plan_errors():
