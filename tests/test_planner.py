@@ -114,3 +114,21 @@ def test_a_config_without_weights_is_measured_with_random_weights_built_once(tmp
     assert (folder / "config.json").exists() and any(folder.glob("*.safetensors")) and len(lines) == 1
     assert weights_folder(str(tmp_path / "mine"), log=lines.append) == folder and len(lines) == 1
     assert weights_folder(str(folder)) == folder  # a folder with weights is used as it is
+
+
+@pytest.mark.parametrize("device, kind", [("NVIDIA H200", "h200"), ("NVIDIA H100 80GB HBM3", "h100"),
+                                          ("Tesla T4", "t4"), ("NVIDIA L40S", "this")])
+def test_this_gpu_keeps_its_kinds_speed_fit_when_its_name_is_listed(monkeypatch, device, kind):
+    import types
+
+    import torch
+
+    from tutor.engine.planner import find_gpu
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_properties",
+                        lambda index: types.SimpleNamespace(name=device, total_memory=48e9))
+    gpu = find_gpu("this")
+    assert gpu.key == kind and gpu.label == f"{device} (this machine)" and gpu.memory_bytes == 48e9
+    assert gpu.datasheet == (kind != "this")

@@ -20,12 +20,16 @@ import re
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tutor.engine.errors import LabError
 from tutor.engine.flops import MatmulShape, executed_flops_per_token
 from tutor.engine.memory import FP32_BYTES, ModelShape, activation_bytes, required_bytes
 from tutor.engine.step_time import (FITS, SCALED_FROM, SOURCES, Estimate, SpeedRun, StepFit, Workload, estimate,
                                      fit_per_gpu)
+
+if TYPE_CHECKING:
+    from tutor.engine.anatomy import Anatomy
 
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "bench" / "results"
 # The lab engine's committed defaults ("tutor" in bench/train_speed.py), measured on an H100:
@@ -121,7 +125,7 @@ class PlanSettings:
 
 @dataclass(frozen=True)
 class Reference:
-    """A committed measurement of the lab's trainer on a GPU: what the estimates start from."""
+    """A committed H100 benchmark run of the lab's trainer: memory checks, headroom and the H100 speed fit."""
 
     model: str  # the preset of the same shape
     batch_size: int
@@ -177,8 +181,6 @@ class Plan:
 
 def references() -> list[Reference]:
     """The lab trainer's committed GPU runs, one per model shape: medians over repeats."""
-    from tutor.engine.presets import PRESETS
-
     runs: dict[str, list[dict]] = {}
     path = RESULTS_DIR / REFERENCE_FILE
     recorded = json.loads(path.read_text())["runs"] if path.exists() else {}
@@ -218,7 +220,7 @@ def speed_runs() -> list[SpeedRun]:
     return runs
 
 
-def workload(settings: PlanSettings, tokens_per_step: float | None = None):
+def workload(settings: PlanSettings, tokens_per_step: float | None = None) -> tuple[Workload, Any, Anatomy, str]:
     """The step's workload, with the config and anatomy it was counted from. Rows hold
     `tokens_per_step / batch` real tokens (packed documents), `max_length` unless given."""
     from tutor.engine.anatomy import LoraSettings, inspect_model, resolve_config
