@@ -67,3 +67,16 @@ def test_host_time_does_not_grow_with_tokens_and_compute_does():
     small, large = (step_time.estimate(Workload(16, tokens, 7e9), fitted, "") for tokens in (2048, 8192))
     assert small.host_s == large.host_s == pytest.approx(0.16)
     assert large.compute_s == pytest.approx(4 * small.compute_s)
+
+
+def test_the_lesson_and_the_benchmarks_doc_quote_these_figures(runs):
+    from tutor.engine.planner import RESULTS_DIR
+
+    repo = RESULTS_DIR.parents[1]
+    lesson = (repo / "lessons" / "10-plan-your-run.md").read_text(encoding="utf-8")
+    doc = (repo / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    for check in speed_checks(runs):
+        assert f"{check.fitted:,.0f} | {check.fitted_error:+.1%}".replace("%", " %") in doc, check.run.label
+        assert f"{check.left_out:,.0f} | {check.left_out_error:+.1%}".replace("%", " %") in doc, check.run.label
+        if check.run.gpu == "h200":
+            assert f"{check.fitted:,.0f} ({check.fitted_error:+.0%})".replace("%", " %") in lesson, check.run.label
