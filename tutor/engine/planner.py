@@ -247,7 +247,7 @@ def speed(work: Workload, gpu: Gpu, fits: dict[str, StepFit] = FITS) -> Estimate
     basis = f"the fit to the lab trainer's runs on an {source.name} ({fit_source(SCALED_FROM)})"
     if not gpu.datasheet:
         return estimate(work, fits[SCALED_FROM], f"{basis}, as it is: this GPU's tensor throughput is not known")
-    return estimate(work, fits[SCALED_FROM], f"scaled from {basis}: compute x {gpu.tensor_tflops:g} / "
+    return estimate(work, fits[SCALED_FROM], f"scaled from {basis}: compute x {gpu.tensor_tflops:g}/"
                                              f"{source.tensor_tflops:g} (datasheet tensor TFLOP/s), host time as there",
                     compute_scale=gpu.tensor_tflops / source.tensor_tflops)
 
