@@ -43,7 +43,7 @@ def child(plan_json: str, out: str) -> None:
         "plan": dataclasses.asdict(settings),
         "predicted": {"peak_bytes": predicted.peak, "needed_bytes": predicted.needed, "bill": predicted.bill,
                       "tokens_per_s": predicted.tokens_per_s, "trainable": predicted.trainable,
-                      "reference": predicted.reference.label},
+                      "speed_basis": predicted.speed.basis},
         "measured": measured,
         "peak_error": predicted.peak / measured["peak_allocated_bytes"] - 1,
         "tokens_per_s_error": predicted.tokens_per_s / measured["tokens_per_s"] - 1,

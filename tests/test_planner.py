@@ -53,11 +53,14 @@ def test_verdicts_on_a_t4():
     assert not too_big.fits and too_big.needed > GPUS["t4"].memory_bytes
 
 
-def test_speed_estimate_scales_with_the_gpu_and_names_its_measurement():
-    h100 = plan(PlanSettings(model="llama-3.2-3b", gpu="h100"))
+def test_speed_estimate_scales_compute_with_the_gpu_and_names_its_measurement():
+    h200 = plan(PlanSettings(model="llama-3.2-3b", gpu="h200"))
     t4 = plan(PlanSettings(model="llama-3.2-3b", gpu="t4"))
-    assert t4.tokens_per_s == pytest.approx(h100.tokens_per_s * 65 / 989)
-    assert "llama-2-7b" in h100.reference.label and "final3_7b" in h100.reference.label
+    assert t4.speed.host_s == pytest.approx(h200.speed.host_s)  # the host is the CPU's, not the GPU's
+    assert t4.speed.compute_s == pytest.approx(h200.speed.compute_s * 989 / 65)
+    assert t4.tokens_per_s < h200.tokens_per_s
+    assert "plan-check-h200-2026-12-02.json" in t4.speed.basis and "65/989" in t4.speed.basis
+    assert "final3_7b" in plan(PlanSettings(model="llama-3.2-3b", gpu="h100")).speed.basis
 
 
 def test_bad_settings_raise_plan_errors():
@@ -111,3 +114,21 @@ def test_a_config_without_weights_is_measured_with_random_weights_built_once(tmp
     assert (folder / "config.json").exists() and any(folder.glob("*.safetensors")) and len(lines) == 1
     assert weights_folder(str(tmp_path / "mine"), log=lines.append) == folder and len(lines) == 1
     assert weights_folder(str(folder)) == folder  # a folder with weights is used as it is
+
+
+@pytest.mark.parametrize("device, kind", [("NVIDIA H200", "h200"), ("NVIDIA H100 80GB HBM3", "h100"),
+                                          ("Tesla T4", "t4"), ("NVIDIA L40S", "this")])
+def test_this_gpu_keeps_its_kinds_speed_fit_when_its_name_is_listed(monkeypatch, device, kind):
+    import types
+
+    import torch
+
+    from tutor.engine.planner import find_gpu
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_properties",
+                        lambda index: types.SimpleNamespace(name=device, total_memory=48e9))
+    gpu = find_gpu("this")
+    assert gpu.key == kind and gpu.label == f"{device} (this machine)" and gpu.memory_bytes == 48e9
+    assert gpu.datasheet == (kind != "this")

@@ -11,6 +11,11 @@ forward recomputed by gradient checkpointing is *not* counted):
 
 N counts the weights that take part in matmuls (every Linear, including the LM head; not the
 embedding lookup), L the layers, d the hidden size, s the sequence length the tokens sat in.
+
+What the GPU executes is more (`executed_flops_per_token`, the planner's step-time model):
+gradient checkpointing runs each decoder layer's forward again in the backward (2 N_layers +
+2 L s d; not the LM head, which sits outside the checkpointed layers), and the adapters'
+P weights cost 2 P each for forward, input gradients, weight gradients and the recompute.
 """
 
 from __future__ import annotations
@@ -30,6 +35,13 @@ class MatmulShape:
 
 def training_flops_per_token(shape: MatmulShape, seq_len: float) -> float:
     return 4.0 * shape.matmul_params + 4.0 * shape.layers * seq_len * shape.hidden
+
+
+def executed_flops_per_token(shape: MatmulShape, seq_len: float, layer_params: int, adapter_params: int,
+                             checkpointing: bool) -> float:
+    recomputed = 2.0 * layer_params + 2.0 * shape.layers * seq_len * shape.hidden if checkpointing else 0.0
+    adapters = (8.0 if checkpointing else 6.0) * adapter_params
+    return training_flops_per_token(shape, seq_len) + recomputed + adapters
 
 
 def mfu(tokens_per_s: float, shape: MatmulShape, seq_len: float, peak_flops: float = H100_BF16_PEAK_FLOPS) -> float:

@@ -6,27 +6,34 @@ optimizer state, activations for batch x max length. The headroom is what the co
 runs reserved beyond their peak (PyTorch's caching allocator keeps freed blocks), plus the
 CUDA context, which lives outside PyTorch's counters.
 
-Speed is not modelled from first principles: a QLoRA step is host-bound (see
-`tutor.engine.training.speed`), so the estimate scales a committed measurement of the lab's
-own trainer (bench/results) by model FLOPs per token and by the GPUs' datasheet bf16 tensor
-throughput, and says which measurement it started from.
+Speed comes from `tutor.engine.step_time`: host seconds per layer plus the step's FLOPs at an
+achieved FLOP/s, both fitted to the lab trainer's committed runs on the H200 and the H100.
+Other GPUs take the H200 fit with its compute scaled by datasheet tensor throughput; every
+estimate says which runs it came from.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import math
+import re
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tutor.engine.errors import LabError
-from tutor.engine.flops import MatmulShape, training_flops_per_token
+from tutor.engine.flops import MatmulShape, executed_flops_per_token
 from tutor.engine.memory import FP32_BYTES, ModelShape, activation_bytes, required_bytes
+from tutor.engine.step_time import (FITS, SCALED_FROM, SOURCES, Estimate, SpeedRun, StepFit, Workload, estimate,
+                                     fit_per_gpu)
+
+if TYPE_CHECKING:
+    from tutor.engine.anatomy import Anatomy
 
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "bench" / "results"
 # The lab engine's committed defaults ("tutor" in bench/train_speed.py), measured on an H100:
-REFERENCE_FILE, REFERENCE_RUNS = "h100-2026-11-24-b.json", ("final3_7b", "final4_7b", "final_bloomz2")
+REFERENCE_FILE, REFERENCE_RUNS = SOURCES["h100"]
 REFERENCE_CONFIG = "tutor"
 BENCH_SHAPES = {"llama2-7b": "llama-2-7b", "bloomz-560m": "bloomz-560m"}  # benchmark shape -> preset
 TOLERANCE = 0.15  # a prediction within 15 % of the measurement passes
@@ -39,23 +46,31 @@ DEFAULT_OPTIMIZER = "adamw_8bit"  # the lab's choice on a GPU (tutor.engine.trai
 
 @dataclass(frozen=True)
 class Gpu:
+    key: str  # its GPUS entry, which picks its speed fit; "this" for a local GPU of no listed kind
     label: str
     memory_bytes: float  # as the vendor states it, in 10^9 bytes
     tensor_tflops: float  # dense bf16 tensor throughput from the datasheet (fp16 where no bf16)
     bf16: bool = True
-    datasheet: bool = True  # False: a local GPU whose throughput is not known, taken as the H100's
+    datasheet: bool = True  # False: a local GPU whose throughput is not known, taken as SCALED_FROM's
+
+    @property
+    def name(self) -> str:
+        return self.label.rsplit(" ", 2)[0]  # "RTX 4090 24 GB" -> "RTX 4090"
 
 
-# Datasheet figures (NVIDIA product pages); dense, without sparsity.
-GPUS: dict[str, Gpu] = {
-    "t4": Gpu("T4 16 GB", 16e9, 65, bf16=False),
-    "l4": Gpu("L4 24 GB", 24e9, 121),
-    "rtx4090": Gpu("RTX 4090 24 GB", 24e9, 165),
-    "a100-40": Gpu("A100 40 GB", 40e9, 312),
-    "a100-80": Gpu("A100 80 GB", 80e9, 312),
-    "h100": Gpu("H100 80 GB", 80e9, 989),
-}
-REFERENCE_GPU = GPUS["h100"]  # the committed measurements ran on an H100 80GB HBM3 (SXM)
+# Dense tensor throughput, without sparsity (NVIDIA's figures halve the "with sparsity" ones):
+# T4 datasheet, 65 TFLOP/s mixed-precision fp16 (no bf16); L4 datasheet, 242 bf16 with sparsity;
+# Ada Lovelace architecture whitepaper (RTX 4090), 165.2 fp16/bf16 with fp32 accumulate; A100
+# datasheet, 312 bf16; H100 SXM and H200 SXM datasheets, 989 bf16.
+GPUS: dict[str, Gpu] = {gpu.key: gpu for gpu in (
+    Gpu("t4", "T4 16 GB", 16e9, 65, bf16=False),
+    Gpu("l4", "L4 24 GB", 24e9, 121),
+    Gpu("rtx4090", "RTX 4090 24 GB", 24e9, 165),
+    Gpu("a100-40", "A100 40 GB", 40e9, 312),
+    Gpu("a100-80", "A100 80 GB", 80e9, 312),
+    Gpu("h100", "H100 80 GB", 80e9, 989),
+    Gpu("h200", "H200 141 GB", 141e9, 989),
+)}
 
 
 class PlanError(LabError):
@@ -63,14 +78,19 @@ class PlanError(LabError):
 
 
 def this_machine() -> Gpu:
-    """The local CUDA GPU as a preset; its speed is unknown, so the H100 figure is scaled by 1."""
+    """The local CUDA GPU: a listed kind (by its name) keeps that kind's speed; another is
+    taken as fast as the GPU other estimates are scaled from."""
     import torch
 
     if not torch.cuda.is_available():
         raise PlanError("this machine has no CUDA GPU", f"Pick a GPU to plan for: {', '.join(GPUS)}")
     props = torch.cuda.get_device_properties(0)
-    return Gpu(f"{props.name} (this machine)", float(props.total_memory), REFERENCE_GPU.tensor_tflops,
-               bf16=torch.cuda.is_bf16_supported(), datasheet=False)
+    here = dict(label=f"{props.name} (this machine)", memory_bytes=float(props.total_memory),
+                bf16=torch.cuda.is_bf16_supported())
+    for gpu in GPUS.values():
+        if re.search(rf"\b{re.escape(gpu.name)}\b", props.name):
+            return dataclasses.replace(gpu, **here)
+    return Gpu("this", tensor_tflops=GPUS[SCALED_FROM].tensor_tflops, datasheet=False, **here)
 
 
 def find_gpu(name: str) -> Gpu:
@@ -105,15 +125,15 @@ class PlanSettings:
 
 @dataclass(frozen=True)
 class Reference:
-    """A committed measurement of the lab's trainer on a GPU: what the estimates start from."""
+    """A committed H100 benchmark run of the lab's trainer: memory checks, headroom and the H100 speed fit."""
 
     model: str  # the preset of the same shape
     batch_size: int
     max_length: int
     runs: tuple[str, ...]  # file:run of each repeat
     tokens_per_s: float  # median over the repeats
+    tokens_per_step: float  # mean real tokens a step (packed rows of documents)
     peak_bytes: float  # median peak allocated
-    flops_per_token: float
     peak_reserved_ratio: float  # largest peak reserved / peak allocated
 
     @property
@@ -131,8 +151,12 @@ class Plan:
     trainable: int
     bill: dict[str, float]  # bytes per component
     headroom: float  # bytes
-    tokens_per_s: float
-    reference: Reference
+    layers: int
+    speed: Estimate
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.settings.batch_size * self.settings.max_length / self.speed.step_s
 
     @property
     def peak(self) -> float:
@@ -152,13 +176,11 @@ class Plan:
 
     @property
     def step_seconds(self) -> float:
-        return self.settings.batch_size * self.settings.max_length / self.tokens_per_s
+        return self.speed.step_s
 
 
 def references() -> list[Reference]:
     """The lab trainer's committed GPU runs, one per model shape: medians over repeats."""
-    from tutor.engine.presets import PRESETS
-
     runs: dict[str, list[dict]] = {}
     path = RESULTS_DIR / REFERENCE_FILE
     recorded = json.loads(path.read_text())["runs"] if path.exists() else {}
@@ -168,31 +190,103 @@ def references() -> list[Reference]:
                 runs.setdefault(result["model"], []).append({**result, "file": f"{path.name}:{name}"})
     out = []
     for model, results in runs.items():
-        first, preset = results[0], BENCH_SHAPES[model]
-        batch, max_length = first["settings"]["batch"], first["settings"]["max_length"]
-        config = PRESETS[preset].config
-        shape = MatmulShape(matmul_params=first["matmul_params"], hidden=config["hidden_size"],
-                          layers=config.get("num_hidden_layers") or config["n_layer"])
+        first = results[0]
         out.append(Reference(
-            model=preset, batch_size=batch, max_length=max_length, runs=tuple(r["file"] for r in results),
+            model=BENCH_SHAPES[model], batch_size=first["settings"]["batch"],
+            max_length=first["settings"]["max_length"], runs=tuple(r["file"] for r in results),
             tokens_per_s=statistics.median(r["tokens_per_s"] for r in results),
+            tokens_per_step=statistics.mean(r["tokens_per_step"] for r in results),
             peak_bytes=statistics.median(r["peak_allocated_bytes"] for r in results),
-            flops_per_token=training_flops_per_token(shape, min(max_length, first["tokens_per_step"] / batch)),
             peak_reserved_ratio=max(r["peak_reserved_bytes"] / r["peak_allocated_bytes"] for r in results),
         ))
     return out
 
 
-def plan(settings: PlanSettings) -> Plan:
-    """Predict memory, adapter size and speed for `settings` (the model built on the meta device)."""
+def speed_runs() -> list[SpeedRun]:
+    """Every committed run the step-time fits come from (step_time.SOURCES), with its workload as
+    the planner counts it: the H200 plan checks, and the H100 benchmark's medians."""
+    h200_file = SOURCES["h200"][0]
+    runs = []
+    for check in json.loads((RESULTS_DIR / h200_file).read_text())["checks"]:
+        settings = PlanSettings(**{**check["plan"], "gpu": "h200"})
+        runs.append(SpeedRun("h200", f"{settings.model}, r {settings.rank} {settings.targets}, {settings.batch_size} "
+                                     f"x {settings.max_length} ({h200_file})",
+                             workload(settings)[0], check["measured"]["tokens_per_s"]))
+    for ref in references():
+        settings = PlanSettings(model=ref.model, gpu="h100", rank=16, alpha=16, batch_size=ref.batch_size,
+                                max_length=ref.max_length)
+        runs.append(SpeedRun("h100", ref.label,
+                             workload(settings, ref.tokens_per_step)[0], ref.tokens_per_s))
+    return runs
+
+
+def workload(settings: PlanSettings, tokens_per_step: float | None = None) -> tuple[Workload, Any, Anatomy, str]:
+    """The step's workload, with the config and anatomy it was counted from. Rows hold
+    `tokens_per_step / batch` real tokens (packed documents), `max_length` unless given."""
     from tutor.engine.anatomy import LoraSettings, inspect_model, resolve_config
 
-    settings = settings.validated()
-    gpu = find_gpu(settings.gpu)
     config, label = resolve_config(settings.model)
     anatomy = inspect_model(settings.model, LoraSettings(rank=settings.rank, alpha=settings.alpha,
                                                         targets=settings.targets))
     text = config.get_text_config()
+    tokens = tokens_per_step or settings.batch_size * settings.max_length
+    shape = MatmulShape(matmul_params=anatomy.quantizable_params + text.vocab_size * text.hidden_size,
+                        layers=text.num_hidden_layers, hidden=text.hidden_size)
+    flops = executed_flops_per_token(shape, min(settings.max_length, tokens / settings.batch_size),
+                                     anatomy.quantizable_params, anatomy.trainable, settings.gradient_checkpointing)
+    return Workload(text.num_hidden_layers, tokens, flops), text, anatomy, label
+
+
+def speed(work: Workload, gpu: Gpu, fits: dict[str, StepFit] = FITS) -> Estimate:
+    """The GPU's own fit where it has runs; otherwise SCALED_FROM's, compute scaled by datasheet
+    tensor throughput and the host seconds kept (the host is the machine's CPU, not the GPU)."""
+    if gpu.key in fits:
+        return estimate(work, fits[gpu.key], f"fitted to the lab trainer's runs on an {GPUS[gpu.key].name} "
+                                             f"({fit_source(gpu.key)})")
+    source = GPUS[SCALED_FROM]
+    basis = f"the fit to the lab trainer's runs on an {source.name} ({fit_source(SCALED_FROM)})"
+    if not gpu.datasheet:
+        return estimate(work, fits[SCALED_FROM], f"{basis}, as it is: this GPU's tensor throughput is not known")
+    return estimate(work, fits[SCALED_FROM], f"scaled from {basis}: compute x {gpu.tensor_tflops:g}/"
+                                             f"{source.tensor_tflops:g} (datasheet tensor TFLOP/s), host time as there",
+                    compute_scale=gpu.tensor_tflops / source.tensor_tflops)
+
+
+@dataclass(frozen=True)
+class SpeedCheck:
+    """A committed run against the estimate: fitted with it, and fitted without it."""
+
+    run: SpeedRun
+    fitted: float  # tokens/s from the committed fits
+    left_out: float  # tokens/s from fits made without this run (a GPU left with one run is scaled, as any other)
+
+    @property
+    def fitted_error(self) -> float:
+        return self.fitted / self.run.tokens_per_s - 1
+
+    @property
+    def left_out_error(self) -> float:
+        return self.left_out / self.run.tokens_per_s - 1
+
+
+def speed_checks(runs: list[SpeedRun]) -> list[SpeedCheck]:
+    def predict(run: SpeedRun, fits: dict[str, StepFit]) -> float:
+        return run.work.tokens_per_step / speed(run.work, GPUS[run.gpu], fits).step_s
+
+    return [SpeedCheck(run, predict(run, FITS), predict(run, fit_per_gpu(runs[:i] + runs[i + 1:])))
+            for i, run in enumerate(runs)]
+
+
+def fit_source(gpu: str) -> str:
+    file, runs = SOURCES[gpu]
+    return f"bench/results/{file}" + (f": {', '.join(runs)}" if runs else "")
+
+
+def plan(settings: PlanSettings) -> Plan:
+    """Predict memory, adapter size and speed for `settings` (the model built on the meta device)."""
+    settings = settings.validated()
+    gpu = find_gpu(settings.gpu)
+    work, text, anatomy, label = workload(settings)
     shape = ModelShape(hidden=text.hidden_size, layers=text.num_hidden_layers,
                        intermediate=getattr(text, "intermediate_size", 4 * text.hidden_size), vocab=text.vocab_size)
     trainable = anatomy.trainable
@@ -204,19 +298,14 @@ def plan(settings: PlanSettings) -> Plan:
         "activations": activation_bytes(shape, settings.batch_size, settings.max_length,
                                          settings.gradient_checkpointing),
     }
-    matmul = anatomy.quantizable_params + text.vocab_size * text.hidden_size
-    flops = training_flops_per_token(
-        MatmulShape(matmul_params=matmul, layers=text.num_hidden_layers, hidden=text.hidden_size), settings.max_length)
     refs = references()
     if not refs:
-        raise PlanError("no committed GPU measurements in bench/results to estimate speed from")
-    reference = min(refs, key=lambda r: abs(math.log(r.flops_per_token / flops)))
-    tokens_per_s = reference.tokens_per_s * reference.flops_per_token / flops * gpu.tensor_tflops / REFERENCE_GPU.tensor_tflops
+        raise PlanError("no committed GPU measurements in bench/results to plan from")
     peak = sum(bill.values())
     return Plan(
         settings=settings, gpu=gpu, model_label=label, total_params=anatomy.total, trainable=trainable, bill=bill,
         headroom=required_bytes(peak, reserve=max(r.peak_reserved_ratio for r in refs) - 1) - peak,
-        tokens_per_s=tokens_per_s, reference=reference,
+        layers=work.layers, speed=speed(work, gpu),
     )
 
 

@@ -44,11 +44,12 @@ def plan_renderable(plan: Plan) -> Group:
     facts.add_row("trainable", f"{plan.trainable:,} of {plan.total_params:,} parameters "
                                f"({plan.trainable / plan.total_params:.2%})")
     facts.add_row("adapter file", f"{plan.adapter_file_bytes / 1e6:,.1f} MB (fp32)")
+    speed = plan.speed
     facts.add_row("speed", f"~{plan.tokens_per_s:,.0f} tokens/s, ~{plan.step_seconds:.2f} s a step "
                            f"({s.batch_size * s.max_length:,} tokens)")
-    scaling = "datasheet tensor TFLOP/s" if plan.gpu.datasheet else "nothing for the GPU (taken as fast as an H100)"
-    facts.add_row("", Text(f"estimate: scaled by FLOPs per token and {scaling} from the lab trainer measured "
-                           f"on an H100 ({plan.reference.label})", style="dim"))
+    facts.add_row("", f"host {speed.host_s:.2f} s ({plan.layers} layers x {speed.host_s / plan.layers * 1e3:.1f} ms) "
+                      f"+ GPU {speed.compute_s:.2f} s (at {speed.achieved_flops / 1e12:,.0f} TFLOP/s)")
+    facts.add_row("", Text(f"estimate: {speed.basis}", style="dim"))
     notes = []
     if not plan.gpu.bf16:
         notes.append(Text(f"{plan.gpu.label} has no bf16: the lab computes in fp16 there", style="yellow"))
