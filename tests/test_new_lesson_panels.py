@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import wait_until
 from test_theory_panels import Harness, as_text, assert_nothing_cut_off, settle, shown, type_into
 from textual.widgets import Button, Select
 
@@ -74,6 +75,30 @@ async def test_plan_panel_follows_the_settings_and_measures_on_a_cpu():
         await pilot.pause()  # the press is a message: the worker starts when it is handled
         await settle(app, pilot)
         assert "No CUDA GPU here" in shown(app, "#measured") and "bloomz-560m" in shown(app, "#measured")
+
+
+async def test_a_plan_measured_within_tolerance_completes_the_capstone(monkeypatch):
+    """The GPU measurement is replaced by its outcome (CI has no GPU): a passing one is kept
+    in progress and completes the lesson; a failing one leaves it open."""
+    from rich.text import Text
+
+    import lessons.panels.plan_run as plan_run
+    from fakes import FakeRunner
+    from tutor.engine.progress import DONE, load_progress
+    from tutor.ui.app import create_app
+
+    outcomes = iter([(Text("peak off by 31 %"), None), (Text("peak off by 6 %"), "qwen3-1.7b: within 15 %")])
+    monkeypatch.setattr(plan_run, "measured", lambda settings: next(outcomes))
+    app = create_app(start_lesson="plan-your-run", runner=FakeRunner())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        button = app.screen.query_one("#measure", Button)
+        button.press()
+        await wait_until(pilot, lambda: "off by 31" in shown(app.screen, "#measured"))
+        assert load_progress().status("plan-your-run") != DONE
+        button.press()
+        await wait_until(pilot, lambda: load_progress().status("plan-your-run") == DONE)
+    assert load_progress().of("plan-your-run").measured == "qwen3-1.7b: within 15 %"
 
 
 @pytest.mark.parametrize("slug", ["your-data", "plan-your-run"])

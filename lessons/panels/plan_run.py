@@ -19,8 +19,9 @@ from textual.widgets import Button, Checkbox, Input, Select, Static
 from lessons.panels.common import COMPUTING, HEAVY_WORK, ResultPanel, input_problems
 from lessons.reports.plan_run import DEFAULTS, committed_checks_table, predicted
 from tutor.engine.errors import LabError
-from tutor.engine.planner import GPUS, PlanSettings
+from tutor.engine.planner import GPUS, TOLERANCE, PlanSettings
 from tutor.engine.presets import PRESETS
+from tutor.ui.messages import MeasurementPassed
 
 CSS = Path(__file__).with_suffix(".tcss").read_text(encoding="utf-8")
 NUMBERS = (("rank", "r", 1, 1024), ("alpha", "alpha", 1, 4096), ("batch_size", "batch", 1, 1024),
@@ -37,23 +38,30 @@ def cli_arguments(settings: PlanSettings) -> list[str]:
     return args + ([] if settings.gradient_checkpointing else ["--no-checkpointing"])
 
 
-def measured(settings: PlanSettings) -> RenderableType:
-    """On a GPU: 20 real steps in a child process. On a CPU: the committed GPU checks."""
+def measured(settings: PlanSettings) -> tuple[RenderableType, str | None]:
+    """On a GPU: 20 real steps in a child process, and a one-line summary when the plan fit
+    and the prediction came within tolerance (the capstone passes). On a CPU: the committed
+    GPU checks, and no summary."""
     import torch
 
     if not torch.cuda.is_available():
         return Group(
             Text("No CUDA GPU here. On one, this trains 20 steps of the plan (random weights when the model "
-                 "is not on the machine) and shows predicted vs measured peak memory and tokens/s. The "
-                 "planner against this project's committed H100 runs:", style="italic"),
+                 "is not on the machine) and shows predicted vs measured peak memory and tokens/s; a plan "
+                 "that fits and is predicted within 15 % completes this lesson. The planner against this "
+                 "project's committed H100 runs:", style="italic"),
             committed_checks_table(),
-        )
+        ), None
     done = subprocess.run([sys.executable, "-m", "tutor", "plan", *cli_arguments(settings), "--measure"],
                           capture_output=True, text=True, timeout=MEASURE_TIMEOUT_S)
     if done.returncode not in (0, 1):
         return Text(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "the measurement failed",
-                    style="bold red")
-    return Text(done.stdout[done.stdout.find("predicted vs measured"):] or done.stdout)
+                    style="bold red"), None
+    shown = Text(done.stdout[done.stdout.find("predicted vs measured"):] or done.stdout)
+    if done.returncode != 0:
+        return shown, None
+    return shown, (f"{settings.model}, r {settings.rank}, batch {settings.batch_size} x {settings.max_length}: "
+                   f"trained 20 steps on this GPU, peak predicted within {TOLERANCE:.0%}")
 
 
 class PlanPanel(ResultPanel):
@@ -128,9 +136,12 @@ class PlanPanel(ResultPanel):
 
     @work(thread=True, exclusive=True, group="measure")
     def measure(self, settings: PlanSettings) -> None:
+        passed = None
         try:
             with HEAVY_WORK:
-                result = measured(settings)
+                result, passed = measured(settings)
         except (subprocess.TimeoutExpired, LabError) as exc:
             result = Text(f"the measurement did not finish: {exc}", style="bold red")
         self.app.call_from_thread(self.query_one("#measured", Static).update, result)
+        if passed:
+            self.post_message(MeasurementPassed(passed))
