@@ -5,6 +5,8 @@ CPU) gives the same tokens and stream, and gives way to `generate` when it fails
 A small random Llama in NF4 on the CPU (bitsandbytes' CPU backend), with a LoRA whose B is
 not zero, so the adapter changes the answer; and the shipped tiny model with such a LoRA."""
 
+import copy
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -148,6 +150,50 @@ def test_the_static_path_stops_at_eos_as_generate_does(tiny_lora):
         reference = model.generate(ids, **settings)[0, ids.shape[1]:].tolist()
         tokens = static_decode.greedy_answer(model, ids, settings, graphs=False)[0].tolist()
     assert tokens == reference == full[:full.index(eos) + 1] and len(tokens) < 12
+
+
+def test_the_static_path_stops_at_an_extra_end_of_turn_id_as_generate_does(tiny_lora):
+    """A chat answer stops at EOS or the template's end-of-turn token: both paths take the list."""
+    model, tokenizer = tiny_lora
+    config = RunConfig(device="cpu", max_new_tokens=12, prompt="Explain what a low-rank adapter is.")
+    ids = tokenizer(config.prompt, return_tensors="pt")["input_ids"]
+    full = answer_tokens(model, tokenizer, {"input_ids": ids}, config, decode="generate")[0].tolist()
+    turn_end = full[3]  # a token the answer writes: as the end of the turn, it ends the answer early
+    assert tokenizer.eos_token_id not in full[:4]
+    settings = dict(max_new_tokens=12, repetition_penalty=config.repetition_penalty, do_sample=False,
+                    eos_token_id=[tokenizer.eos_token_id, turn_end], pad_token_id=tokenizer.pad_token_id)
+    with torch.inference_mode():
+        reference = model.generate(ids, **settings)[0, ids.shape[1]:].tolist()
+        tokens = static_decode.greedy_answer(model, ids, settings, graphs=False)[0].tolist()
+    assert tokens == reference == full[:full.index(turn_end) + 1] and len(tokens) == 4
+
+
+def test_a_chat_answer_is_asked_through_the_template_and_stops_at_its_turn_end(tiny_lora, monkeypatch):
+    from tutor.engine.sft_data import with_training_template
+
+    model, tokenizer = tiny_lora
+    chat_tokenizer = copy.deepcopy(tokenizer)
+    chat_tokenizer.chat_template = with_training_template(chat_tokenizer, "tiny").chat_template
+    im_end = chat_tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert generate.end_of_turn_id(chat_tokenizer) == im_end
+    assert generate.decoding(CONFIG, chat_tokenizer, chat=True)["eos_token_id"] == [tokenizer.eos_token_id, im_end]
+    assert generate.decoding(CONFIG, chat_tokenizer)["eos_token_id"] == tokenizer.eos_token_id
+    inputs = generate.prompt_inputs(chat_tokenizer, CONFIG.prompt, chat=True)
+    assert chat_tokenizer.decode(inputs["input_ids"][0]).endswith(
+        f"<|im_start|>user\n{CONFIG.prompt}<|im_end|>\n<|im_start|>assistant\n")
+    assert generate.prompt_inputs(chat_tokenizer, CONFIG.prompt)["input_ids"].tolist() == \
+        tokenizer(CONFIG.prompt, return_tensors="pt")["input_ids"].tolist()
+    seen = {}
+    real = static_decode.static_greedy
+
+    def recording(model, input_ids, max_new_tokens, processors, eos_token_id, *args, **kwargs):
+        seen["eos"] = eos_token_id
+        return real(model, input_ids, max_new_tokens, processors, eos_token_id, *args, **kwargs)
+
+    monkeypatch.setattr(static_decode, "static_greedy", recording)
+    fast = answer_tokens(model, chat_tokenizer, inputs, CONFIG, decode="static", chat=True)
+    assert seen["eos"] == [tokenizer.eos_token_id, im_end]
+    assert fast.tolist() == answer_tokens(model, chat_tokenizer, inputs, CONFIG, decode="generate", chat=True).tolist()
 
 
 def test_auto_keeps_generate_on_cpu(lora_model, tokenizer, monkeypatch):

@@ -315,6 +315,28 @@ def test_word_diff_highlights_only_the_changed_words() -> None:
     assert [shaped.plain[s.start:s.end] for s in shaped.spans if s.style == "underline"] == ["My first request is"]
 
 
+async def test_answer_pairs_say_when_the_prompts_are_asked_as_chat_turns() -> None:
+    from textual.app import App
+
+    from tutor.engine.generate import ASKED_AS_CHAT
+
+    class Host(App):
+        def compose(self):
+            yield AnswerPairs()
+
+    prompts = {"type": "prompts", "prompts": [PROMPT], "held_out": 0, "decoding": "greedy"}
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        pairs = app.query_one(AnswerPairs)
+        pairs.apply([prompts])
+        await pilot.pause()
+        assert "decoding: greedy" in shown(pairs.query_one(".answer-pairs-decoding", Static))
+        assert "chat turn" not in shown(pairs.query_one(".answer-pairs-decoding", Static))
+        pairs.apply([{**prompts, "asked_as": ASKED_AS_CHAT}])
+        await pilot.pause()
+        assert " ".join(shown(pairs.query_one(".answer-pairs-decoding", Static)).split()).endswith(ASKED_AS_CHAT)
+
+
 async def test_lab_compare_without_adapters_says_to_train_first() -> None:
     runner = FakeRunner()
     app = create_app(start_lesson="lab-compare", runner=runner)

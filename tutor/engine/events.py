@@ -112,6 +112,7 @@ class PromptsEvent(_Event):
     prompts: list
     held_out: int
     decoding: str
+    asked_as: NotRequired[str]  # present when the prompts are asked as chat turns (tutor.engine.generate)
 
 
 class TokenEvent(_Event):
@@ -133,6 +134,7 @@ class GenerationEvent(_Event):
     text: str
     new_tokens: int
     seconds: float
+    asked_as: NotRequired[str]  # present when the prompt was asked as a chat turn (tutor.engine.generate)
 
 
 class ShapeEvent(_Event):
@@ -163,6 +165,7 @@ class SummaryEvent(_Event):
     global_step: int
     train_loss: float  # the mean over all steps, as transformers' TrainOutput.training_loss
     recipe: NotRequired[str]
+    data_shape: NotRequired[str]  # text, prompt-completion or messages
     last_step_loss: NotRequired[Union[float, None]]
     eval_loss: NotRequired[Union[float, None]]  # the last evaluation's
     eval_perplexity: NotRequired[Union[float, None]]
@@ -301,7 +304,7 @@ def describe(event: dict) -> str | None:
                 f"perplexity {event['perplexity']:,.1f}{best}")
     if kind == "prompts":
         return (f"{len(event['prompts'])} prompts: the lesson's and {event['held_out']} held out from training; "
-                f"decoding: {event['decoding']}")
+                f"decoding: {event['decoding']}" + (f"; {event['asked_as']}" if event.get("asked_as") else ""))
     if kind == "generation":
         asked = f"prompt {event.get('index', 0) + 1}: {event['prompt']}\n" if event["stream"] == "base" else ""
         return f"{asked}[{event['stream']} answer] {event['text']}"

@@ -15,23 +15,76 @@ On CUDA a greedy answer runs through tutor.engine.static_decode (static KV cache
 step replayed as a CUDA graph): the tokens `generate` would give, streamed as they come,
 3.5 times as fast on a 7B in NF4 (5 times with a LoRA; H200, bench/generate_speed.py);
 `generate` answers whatever that path does not cover.
+
+A prompt is asked the way the adapter was trained: after training on conversations (trl's
+`messages` rows, or prompt/completion rows given as turns) as one user turn through the chat
+template the trainer rendered them with, the generation prompt after it, the answer ending at
+the template's end-of-turn token as well as EOS; otherwise as plain text, which is also how
+trl 1.16 joins a plain prompt and its completion (`prompt + completion`, one string).
+The train job records which in the adapter folder (`record_training_data`).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Callable
 
 from tutor.engine.config import RunConfig
 from tutor.engine.events import EventWriter
 
 
-def decoding(config: RunConfig, tokenizer) -> dict:
+TRAINING_DATA_FILE = "training_data.json"
+ASKED_AS_CHAT = ("answers asked as a chat turn with the training template (the training data is conversations), "
+                 "stopping at the template's end-of-turn token")
+
+
+def record_training_data(folder: Path, shape: str, chat: bool) -> None:
+    """Write into an adapter folder (while it is staged) what it trained on, for later answers."""
+    (folder / TRAINING_DATA_FILE).write_text(json.dumps({"shape": shape, "chat": chat}) + "\n", encoding="utf-8")
+
+
+def trained_on_chat(adapter: Path) -> bool:
+    """Did the lab run that saved `adapter` train on conversations? False for an adapter from
+    elsewhere, or one saved before the lab recorded it."""
+    try:
+        return json.loads((adapter / TRAINING_DATA_FILE).read_text(encoding="utf-8")).get("chat") is True
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def prompt_inputs(tokenizer, prompt: str, chat: bool = False):
+    """The prompt's input ids and mask as the model is asked: plain text, or (`chat`) one user
+    turn through the tokenizer's chat template with the generation prompt, as trl renders a
+    conversation's prompt for training."""
+    if not chat:
+        return tokenizer(prompt, return_tensors="pt")
+    return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                         return_tensors="pt", return_dict=True)
+
+
+def end_of_turn_id(tokenizer) -> int | None:
+    """The special token the chat template closes an assistant turn with (ChatML's
+    `<|im_end|>`, Llama 3's `<|eot_id|>`): the first token after a rendered answer."""
+    answer = "Answer."
+    rendered = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Question?"}, {"role": "assistant", "content": answer}], tokenize=False)
+    after = rendered[rendered.rindex(answer) + len(answer):]
+    ids = tokenizer(after, add_special_tokens=False)["input_ids"] if after else []
+    token = tokenizer.added_tokens_decoder.get(ids[0]) if ids else None
+    return ids[0] if token is not None and token.special else None
+
+
+def decoding(config: RunConfig, tokenizer, chat: bool = False) -> dict:
     """`generate()`'s decoding arguments for the config: greedy, or sampling at a temperature;
-    the KV cache on, the tokenizer's EOS and padding."""
+    the KV cache on, the tokenizer's EOS (`chat`: and the template's end-of-turn token) and padding."""
+    eos = tokenizer.eos_token_id
+    if chat and (turn_end := end_of_turn_id(tokenizer)) not in (None, eos):
+        eos = [eos, turn_end]
     settings = dict(max_new_tokens=config.max_new_tokens, repetition_penalty=config.repetition_penalty,
-                    do_sample=config.sampling, use_cache=True, eos_token_id=tokenizer.eos_token_id,
+                    do_sample=config.sampling, use_cache=True, eos_token_id=eos,
                     pad_token_id=tokenizer.pad_token_id)
     if config.sampling:
         settings["temperature"] = config.temperature
@@ -46,33 +99,35 @@ def describe_decoding(config: RunConfig) -> str:
 
 def generate_answer(
     model, tokenizer, config: RunConfig, stream: str, events: EventWriter, should_stop: Callable[[], bool],
-    prompt: str | None = None, index: int = 0,
+    prompt: str | None = None, index: int = 0, chat: bool = False,
 ) -> str:
     """Answer `prompt` (default `config.prompt`), emitting `token` events (stream `base` or
     `tuned`) and a closing `generation` event, both with the prompt's `index`; returns the
-    answer without the prompt. A fast path that had to give way is said in a `log` event."""
+    answer without the prompt (`chat`: asked as a chat turn, see prompt_inputs). A fast path
+    that had to give way is said in a `log` event."""
     prompt = config.prompt if prompt is None else prompt
-    inputs = tokenizer(prompt, return_tensors="pt").to(model.device)
+    inputs = prompt_inputs(tokenizer, prompt, chat).to(model.device)
     started = time.monotonic()
     new_tokens = answer_tokens(
         model, tokenizer, inputs, config,
         lambda text: events.emit("token", stream=stream, text=text, index=index), should_stop,
-        on_note=lambda note: events.emit("log", level="info", message=note),
+        on_note=lambda note: events.emit("log", level="info", message=note), chat=chat,
     )[0]
     text = tokenizer.decode(new_tokens, skip_special_tokens=True)
+    asked = {"asked_as": ASKED_AS_CHAT} if chat else {}
     events.emit(
         "generation", stream=stream, prompt=prompt, index=index, text=text,
-        new_tokens=int(new_tokens.shape[0]), seconds=round(time.monotonic() - started, 3),
+        new_tokens=int(new_tokens.shape[0]), seconds=round(time.monotonic() - started, 3), **asked,
     )
     return text
 
 
 def answer_tokens(model, tokenizer, inputs, config: RunConfig, on_text: Callable[[str], None] | None = None,
                   should_stop: Callable[[], bool] = lambda: False, on_note: Callable[[str], None] = lambda note: None,
-                  decode: str = "auto"):
+                  decode: str = "auto", chat: bool = False):
     """The new token ids of `model.generate` (one row per prompt row) with the config's
-    decoding and the KV cache; `on_text` gets the answer in word-sized pieces as it grows
-    (one row only).
+    decoding and the KV cache (`chat`: stopping at the end of the turn too); `on_text` gets
+    the answer in word-sized pieces as it grows (one row only).
 
     `decode`: `auto` answers greedy single prompts on CUDA through
     tutor.engine.static_decode (the same tokens, 3.5 to 5 times as fast), the rest through
@@ -97,7 +152,7 @@ def answer_tokens(model, tokenizer, inputs, config: RunConfig, on_text: Callable
             return should_stop()
 
     streamer = EventStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True) if on_text else None
-    settings = decoding(config, tokenizer)
+    settings = decoding(config, tokenizer, chat)
     prompt_length = inputs["input_ids"].shape[1]
     if config.sampling:
         torch.manual_seed(config.seed)

@@ -14,10 +14,12 @@ The graph is recorded per answer and dropped after it: it bakes in which adapter
 answers with the adapter off, then on.
 
 The token choice is `generate`'s greedy one: float32 logits of the last position through the
-logits processors `generate` builds for the same settings, argmax; the answer ends at EOS,
-at `max_new_tokens`, or when `should_stop()` says so after a token, as generate's stopping
-criteria do. One row only: two rows in one batch round differently on CUDA (the bench's
-base and tuned rows in one batch left their batch-1 answers at the 9th and the 3rd token).
+logits processors `generate` builds for the same settings, argmax; the answer ends at an EOS
+id (`eos_token_id`, one id or a list as `generate` takes it: a chat answer also stops at its
+template's end-of-turn token), at `max_new_tokens`, or when `should_stop()` says so after a
+token, as generate's stopping criteria do. One row only: two rows in one batch round
+differently on CUDA (the bench's base and tuned rows in one batch left their batch-1 answers
+at the 9th and the 3rd token).
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def greedy_processors(model, settings: dict, prompt_length: int, device):
     return processors
 
 
-def static_greedy(model, input_ids, max_new_tokens: int, processors, eos_token_id: int | None, graphs: bool,
+def static_greedy(model, input_ids, max_new_tokens: int, processors, eos_token_id: int | list[int] | None, graphs: bool,
                   on_token: Callable = lambda chosen: None, should_stop: Callable[[], bool] = lambda: False):
     """The new token ids, [1, <= max_new_tokens], each passed to `on_token` as chosen;
     `graphs=False` runs the same steps eagerly (CPU, and the reference a graph must match).
@@ -70,6 +72,7 @@ def static_greedy(model, input_ids, max_new_tokens: int, processors, eos_token_i
     if input_ids.shape[0] != 1:
         raise NotReproducible("more than one row")
     prompt_length, device = input_ids.shape[1], input_ids.device
+    stop_ids = set(eos_token_id if isinstance(eos_token_id, (list, tuple)) else [eos_token_id]) - {None}
     cache = StaticCache(config=model.config, max_cache_len=prompt_length + max_new_tokens)
     cache_argument = _cache_argument(model)
 
@@ -84,7 +87,7 @@ def static_greedy(model, input_ids, max_new_tokens: int, processors, eos_token_i
         chosen = processors(sequence, logits.to(dtype=torch.float32, copy=True)).argmax(-1)
         sequence = torch.cat([sequence, chosen[:, None]], dim=-1)
         on_token(chosen)
-        if index == max_new_tokens - 1 or int(chosen) == eos_token_id or should_stop():
+        if index == max_new_tokens - 1 or int(chosen) in stop_ids or should_stop():
             break
         logits = decode(chosen, prompt_length + index)
     return sequence[:, prompt_length:]

@@ -130,8 +130,9 @@ def run_train(config: RunConfig, run_dir: Path, events: EventWriter, cancel: Can
     targets = detect_targets(model, config.target_module_spec())
     check_rank(config.lora_r, model, targets)
     cancel.check()
+    chat = _ask_as_trained(model, tokenizer, config, dataset, events)
     events.emit("phase", phase="baseline", message="the base model answers before training")
-    generate_answer(model, tokenizer, config, "base", events, cancel.is_set)  # with its KV cache, whatever the flags
+    generate_answer(model, tokenizer, config, "base", events, cancel.is_set, chat=chat)  # with its KV cache, whatever the flags
     cancel.check()
     if config.gpus > 1:  # the processes load their own copies: this one leaves them the memory
         del model
@@ -147,30 +148,50 @@ def run_train(config: RunConfig, run_dir: Path, events: EventWriter, cancel: Can
     events.emit("phase", phase="reloading", message="loading the base again with the saved adapter")
     tuned = load_adapter_model(run_dir / ADAPTER_DIR, config, device, dtype)
     events.emit("phase", phase="generating", message="the tuned model answers the same prompt")
-    generate_answer(tuned, load_tokenizer(str(run_dir / ADAPTER_DIR)), config, "tuned", events, cancel.is_set)
+    generate_answer(tuned, load_tokenizer(str(run_dir / ADAPTER_DIR)), config, "tuned", events, cancel.is_set,
+                    chat=chat)
+
+
+def _ask_as_trained(model, tokenizer, config: RunConfig, dataset, events: EventWriter) -> bool:
+    """Whether the answers are asked as chat turns: after training on conversations they are,
+    through the chat template the trainer will use (set on `tokenizer` now, so the base model
+    is asked exactly as the tuned one will be); said in one line of the log."""
+    from tutor.engine.generate import ASKED_AS_CHAT
+    from tutor.engine.sft_data import is_conversational
+    from tutor.engine.training.train import with_chat_template
+
+    if not is_conversational(dataset[0]):
+        return False
+    with_chat_template(model, tokenizer, config.model, dataset)
+    events.emit("log", level="info", message=ASKED_AS_CHAT)
+    return True
 
 
 def run_generate(config: RunConfig, run_dir: Path, events: EventWriter, cancel: CancelFlag) -> None:
-    """The model (with `config.adapter` if given) answers `config.prompt`."""
-    from tutor.engine.generate import generate_answer
+    """The model (with `config.adapter` if given) answers `config.prompt`, as the adapter was trained."""
+    from tutor.engine.generate import ASKED_AS_CHAT, generate_answer
 
     model, tokenizer, _, _ = _load_model(config, events, for_training=False)
+    if chat := _adapter_trained_on_chat(config):
+        events.emit("log", level="info", message=ASKED_AS_CHAT)
     events.emit("phase", phase="generating", message=None)
-    generate_answer(model, tokenizer, config, "tuned" if config.adapter else "base", events, cancel.is_set)
+    generate_answer(model, tokenizer, config, "tuned" if config.adapter else "base", events, cancel.is_set, chat=chat)
 
 
 def run_compare(config: RunConfig, run_dir: Path, events: EventWriter, cancel: CancelFlag) -> None:
     """Base (adapter switched off) and tuned answer the lesson's prompt and then the training
     run's held-out prompts, from one loaded model; then, over the held-out prompts, how many
     answers of each take the training data's shape (tutor.engine.shape)."""
-    from tutor.engine.generate import describe_decoding, generate_answer
+    from tutor.engine.generate import ASKED_AS_CHAT, describe_decoding, generate_answer
     from tutor.engine.shape import count_shaped, opening
 
     if not config.adapter:
         raise LabError("compare needs an adapter", "Set adapter (--adapter) to the adapter/ folder of a train run.")
     train_texts, held_out = _training_split(Path(config.adapter).expanduser(), events)
     prompts = [config.prompt] + [opening(text) for text in held_out[:MAX_HELD_OUT_PROMPTS]]
-    events.emit("prompts", prompts=prompts, held_out=len(prompts) - 1, decoding=describe_decoding(config))
+    chat = _adapter_trained_on_chat(config)
+    events.emit("prompts", prompts=prompts, held_out=len(prompts) - 1, decoding=describe_decoding(config),
+                **({"asked_as": ASKED_AS_CHAT} if chat else {}))
     model, tokenizer, _, _ = _load_model(config, events, for_training=False)
     answers: dict[str, list[str]] = {"base": [], "tuned": []}
     for index, prompt in enumerate(prompts):
@@ -178,12 +199,22 @@ def run_compare(config: RunConfig, run_dir: Path, events: EventWriter, cancel: C
             return
         events.emit("phase", phase="generating", message=f"prompt {index + 1} of {len(prompts)}: base, then tuned")
         with model.disable_adapter():
-            answers["base"].append(generate_answer(model, tokenizer, config, "base", events, cancel.is_set, prompt, index))
-        answers["tuned"].append(generate_answer(model, tokenizer, config, "tuned", events, cancel.is_set, prompt, index))
+            answers["base"].append(generate_answer(model, tokenizer, config, "base", events, cancel.is_set, prompt, index,
+                                                   chat))
+        answers["tuned"].append(generate_answer(model, tokenizer, config, "tuned", events, cancel.is_set, prompt, index,
+                                                chat))
     if len(prompts) > 1:
         counts = {stream: count_shaped(train_texts, prompts[1:], said[1:]) for stream, said in answers.items()}
         events.emit("shape", total=len(prompts) - 1, base=counts["base"].shaped, tuned=counts["tuned"].shaped,
                     base_runs=counts["base"].runs, tuned_runs=counts["tuned"].runs)
+
+
+def _adapter_trained_on_chat(config: RunConfig) -> bool:
+    """Answers with `config.adapter` are asked as chat turns, through the template its folder's
+    tokenizer was saved with, when its run trained on conversations (the folder says so)."""
+    from tutor.engine.generate import trained_on_chat
+
+    return bool(config.adapter) and trained_on_chat(Path(config.adapter).expanduser())
 
 
 def _training_split(adapter: Path, events: EventWriter) -> tuple[list[str], list[str]]:

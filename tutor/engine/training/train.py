@@ -90,8 +90,8 @@ def train_adapter(
     device: str, dtype: str, events: EventWriter, should_stop: Callable[[], bool],
 ) -> dict:
     """Train (evaluating on `held_out` unless it is None), save the adapter into
-    run_dir/adapter, return the `summary` event's fields."""
-    from tutor.engine.sft_data import training_lengths
+    run_dir/adapter with what it trained on, return the `summary` event's fields."""
+    from tutor.engine.sft_data import is_conversational, training_lengths
 
     held = f", {len(held_out)} held out for evaluation" if held_out is not None else ", no evaluation"
     events.emit("phase", phase="tokenizing",
@@ -110,12 +110,14 @@ def train_adapter(
         trainer.evaluate()  # a run of fractional epochs ends between epoch ends
     events.emit("phase", phase="saving", message="saving the adapter")
     adapter_dir = run_dir / "adapter"
-    save_adapter(trainer, trainer.processing_class, adapter_dir)
+    shape = data_shape(dataset)
+    save_adapter(trainer, trainer.processing_class, adapter_dir, shape, chat=is_conversational(dataset[0]))
     metrics = output.metrics
     memory = gpu_memory()
     summary = dict(
         global_step=output.global_step,
         recipe=config.recipe,
+        data_shape=shape,
         train_loss=round(output.training_loss, 4),
         last_step_loss=progress.last_loss,
         **progress.eval_summary(),
@@ -132,9 +134,14 @@ def train_adapter(
     return summary
 
 
-def save_adapter(trainer, tokenizer, adapter_dir: Path) -> None:
-    """adapter/ appears complete or not at all. Under `accelerate launch` only the main process
-    writes it; with FSDP every process first helps gather the sharded weights into one copy."""
+def save_adapter(trainer, tokenizer, adapter_dir: Path, shape: str, chat: bool) -> None:
+    """adapter/ appears complete or not at all, with the tokenizer (and chat template) trained
+    with and a note of the data's `shape` and whether its rows were conversations (`chat`), so
+    later answers are asked as training saw them (tutor.engine.generate). Under `accelerate
+    launch` only the main process writes it; with FSDP every process first helps gather the
+    sharded weights into one copy."""
+    from tutor.engine.generate import record_training_data
+
     accelerator = trainer.accelerator
     state_dict = None
     if trainer.is_fsdp_enabled:  # peft's FSDP guide: a full state dict loads with from_pretrained
@@ -145,6 +152,7 @@ def save_adapter(trainer, tokenizer, adapter_dir: Path) -> None:
     with staged_folder(adapter_dir) as staging:
         accelerator.unwrap_model(trainer.model).save_pretrained(staging, state_dict=state_dict)
         tokenizer.save_pretrained(staging)
+        record_training_data(staging, shape, chat)
         inject_fault("adapter", adapter_dir)
 
 

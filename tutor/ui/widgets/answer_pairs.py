@@ -1,8 +1,9 @@
 """Before and after, prompt by prompt: the base answer and the fine-tuned one side by side,
 the words that differ highlighted, and how many answers take the training data's shape.
 
-Fed by a compare job's events: `prompts` (what it will ask and how it decodes), `token` and
-`generation` (each with the prompt's index) and `shape` (the count, tutor.engine.shape).
+Fed by a compare job's events: `prompts` (what it will ask, how it decodes, whether as chat
+turns), `token` and `generation` (each with the prompt's index) and `shape` (the count,
+tutor.engine.shape).
 """
 
 from __future__ import annotations
@@ -67,9 +68,10 @@ class AnswerPairs(Vertical):
             kind = event.get("type")
             if kind == "prompts":
                 self.prompts = list(event["prompts"])
+                asked = f"\n{event['asked_as']}" if event.get("asked_as") else ""
                 self.query_one(".answer-pairs-decoding", LiveText).show(
                     f"[b]decoding:[/b] {event['decoding']}  [dim](a repetition penalty above 1 lowers every "
-                    f"token already written, the prompt's own words too)[/dim]")
+                    f"token already written, the prompt's own words too)[/dim]{asked}")
             elif kind == "shape":
                 for stream in STREAMS:  # the runs are per held-out answer, prompt 1 onwards
                     for index, runs in enumerate(event[f"{stream}_runs"], start=1):
