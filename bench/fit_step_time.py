@@ -17,13 +17,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tutor.engine.planner import RESULTS_DIR, speed_checks, speed_runs  # noqa: E402
+from tutor.engine.planner import MEASUREMENTS_DIR, speed_checks, speed_runs  # noqa: E402
 from tutor.engine.step_time import FITS, SOURCES, fit_per_gpu  # noqa: E402
 
 
 def earlier_predictions() -> list[float | None]:
     """The planner's tokens/s before the step-time model, where a result file recorded it."""
-    checks = json.loads((RESULTS_DIR / SOURCES["h200"][0]).read_text())["checks"]
+    checks = json.loads((MEASUREMENTS_DIR / SOURCES["h200"][0]).read_text())["checks"]
     return [check["predicted"]["tokens_per_s"] for check in checks]
 
 

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from tutor.cli import main
-from tutor.engine.planner import GPUS, RESULTS_DIR, TOLERANCE, PlanError, PlanSettings, committed_checks, plan
+from tutor.engine.planner import GPUS, TOLERANCE, PlanError, PlanSettings, committed_checks, plan
+
+RESULTS_DIR = Path(__file__).resolve().parents[1] / "bench" / "results"
 
 
 def lab_run_peaks() -> list[tuple[str, int]]:
@@ -132,3 +138,19 @@ def test_this_gpu_keeps_its_kinds_speed_fit_when_its_name_is_listed(monkeypatch,
     gpu = find_gpu("this")
     assert gpu.key == kind and gpu.label == f"{device} (this machine)" and gpu.memory_bytes == 48e9
     assert gpu.datasheet == (kind != "this")
+
+
+def test_an_installed_copy_plans_from_the_measurements_it_ships(tmp_path):
+    """`pip install .` (the README's way) copies the package without bench/: the planner must
+    read the runs it ships in tutor/data/measurements, never the checkout's folders."""
+    repo = Path(__file__).resolve().parents[1]
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(repo)],
+                   check=True, capture_output=True, timeout=600)
+    probe = ("import tutor; from tutor.engine.planner import PlanSettings, plan, references; "
+             "print(tutor.__file__); print(len(references()), plan(PlanSettings(model='qwen3-8b', gpu='t4')).fits)")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(target), "QLORA_TUTOR_HOME": str(tmp_path / "home")})
+    assert done.returncode == 0, done.stderr
+    where, counts = done.stdout.splitlines()
+    assert where.startswith(str(target)) and counts == "2 True"

@@ -31,7 +31,9 @@ from tutor.engine.step_time import (FITS, SCALED_FROM, SOURCES, Estimate, SpeedR
 if TYPE_CHECKING:
     from tutor.engine.anatomy import Anatomy
 
-RESULTS_DIR = Path(__file__).resolve().parents[2] / "bench" / "results"
+# The committed runs the planner reads, shipped with the package: links to bench/results, which a
+# wheel build copies in, so `pip install .` plans as a source checkout does.
+MEASUREMENTS_DIR = Path(__file__).resolve().parents[1] / "data" / "measurements"
 # The lab engine's committed defaults ("tutor" in bench/train_speed.py), measured on an H100:
 REFERENCE_FILE, REFERENCE_RUNS = SOURCES["h100"]
 REFERENCE_CONFIG = "tutor"
@@ -74,7 +76,7 @@ GPUS: dict[str, Gpu] = {gpu.key: gpu for gpu in (
 
 
 class PlanError(LabError):
-    hint = f"GPUs: {', '.join(GPUS)}, this"
+    """A plan that cannot be made; each raise says how to fix its own case."""
 
 
 def this_machine() -> Gpu:
@@ -98,7 +100,7 @@ def find_gpu(name: str) -> Gpu:
     if key in ("this", "this-machine", "local"):
         return this_machine()
     if key not in GPUS:
-        raise PlanError(f"unknown GPU {name!r}")
+        raise PlanError(f"unknown GPU {name!r}", f"GPUs: {', '.join(GPUS)}, this")
     return GPUS[key]
 
 
@@ -117,7 +119,8 @@ class PlanSettings:
     def validated(self) -> PlanSettings:
         for name in ("rank", "batch_size", "max_length"):
             if getattr(self, name) < 1:
-                raise PlanError(f"{name.replace('_', ' ')} must be 1 or more, got {getattr(self, name)}")
+                raise PlanError(f"{name.replace('_', ' ')} must be 1 or more, got {getattr(self, name)}",
+                                "Rank, batch size and max length are whole numbers of 1 or more.")
         if self.optimizer not in OPTIMIZER_BYTES:
             raise PlanError(f"unknown optimizer {self.optimizer!r}", f"Use one of: {', '.join(OPTIMIZER_BYTES)}")
         return self
@@ -182,7 +185,7 @@ class Plan:
 def references() -> list[Reference]:
     """The lab trainer's committed GPU runs, one per model shape: medians over repeats."""
     runs: dict[str, list[dict]] = {}
-    path = RESULTS_DIR / REFERENCE_FILE
+    path = MEASUREMENTS_DIR / REFERENCE_FILE
     recorded = json.loads(path.read_text())["runs"] if path.exists() else {}
     for name in REFERENCE_RUNS:
         for result in recorded.get(name, {}).get("results", []):
@@ -207,7 +210,7 @@ def speed_runs() -> list[SpeedRun]:
     the planner counts it: the H200 plan checks, and the H100 benchmark's medians."""
     h200_file = SOURCES["h200"][0]
     runs = []
-    for check in json.loads((RESULTS_DIR / h200_file).read_text())["checks"]:
+    for check in json.loads((MEASUREMENTS_DIR / h200_file).read_text())["checks"]:
         settings = PlanSettings(**{**check["plan"], "gpu": "h200"})
         runs.append(SpeedRun("h200", f"{settings.model}, r {settings.rank} {settings.targets}, {settings.batch_size} "
                                      f"x {settings.max_length} ({h200_file})",
@@ -300,7 +303,8 @@ def plan(settings: PlanSettings) -> Plan:
     }
     refs = references()
     if not refs:
-        raise PlanError("no committed GPU measurements in bench/results to plan from")
+        raise PlanError(f"no committed GPU measurements in {MEASUREMENTS_DIR} to plan from",
+                        "Reinstall qlora-tutor: the planner reads the measurements it ships with.")
     peak = sum(bill.values())
     return Plan(
         settings=settings, gpu=gpu, model_label=label, total_params=anatomy.total, trainable=trainable, bill=bill,
