@@ -15,8 +15,8 @@ import contextlib
 import errno
 import fcntl
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,7 +62,8 @@ def inject_fault(place: str, path: Path) -> None:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write `text` to `path` so that readers see the old file or the new one, never a mix."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask's permissions, not mkstemp's 0600
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -107,7 +108,10 @@ def staged_folder(target: Path) -> Iterator[Path]:
     succeeds, delete it when the block fails. `target` must not exist or be empty."""
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_unfinished(target.parent, target.name)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    # mkdir, not mkdtemp: the folder gets the umask's permissions (mkdtemp's 0700 would stay on
+    # the renamed folder, unreadable to an instructor or a shared group)
+    staging = target.parent / f".{target.name}.{secrets.token_hex(6)}.partial"
+    staging.mkdir()
     _filling.add(staging)
     try:
         yield staging

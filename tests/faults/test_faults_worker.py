@@ -112,3 +112,22 @@ def test_a_disk_too_full_for_any_event_ends_the_worker_with_one_line(tmp_path):
     assert result.stderr.splitlines()[-1] == (f"cannot write the events: cannot write {run_dir / 'events.jsonl'}: "
                                               "the disk is full")
     assert read_all(run_dir) == [] and not (run_dir / "adapter").exists()
+
+
+def test_saved_folders_and_files_get_the_umasks_permissions_not_private_temp_ones(tmp_path):
+    """An instructor or a shared group reads what learners save: a staged folder or an atomic
+    file keeps the permissions a plain mkdir or open would give, not mkdtemp's 0700 or 0600."""
+    from tutor.storage import staged_folder, write_atomic
+
+    place = tmp_path / "saves"
+    place.mkdir()
+    old = os.umask(0o022)
+    try:
+        with staged_folder(place / "adapter") as staging:
+            (staging / "adapter_config.json").write_text("{}")
+        write_atomic(place / "progress.json", "{}")
+    finally:
+        os.umask(old)
+    assert (place / "adapter").stat().st_mode & 0o777 == 0o755
+    assert (place / "progress.json").stat().st_mode & 0o777 == 0o644
+    assert sorted(p.name for p in place.iterdir()) == ["adapter", "progress.json"]
