@@ -29,7 +29,7 @@ class NamedRunner(FakeRunner):
 
 STATES = {
     "idle": (dict(), None),
-    "running": (dict(steps=6, hold_after_step=3), lambda run: run.events[-1].get("step") == 3),
+    "running": (dict(steps=6, hold_after_step=3), lambda run: bool(run.events) and run.events[-1].get("step") == 3),
     "finished": (dict(steps=6), lambda run: run.status == "finished"),
     "failed": (dict(fail_with=FAILURE), lambda run: run.status == "failed"),
 }
