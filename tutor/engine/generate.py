@@ -13,7 +13,8 @@ dequantizes every weight for every token.
 
 On CUDA a greedy answer runs through tutor.engine.static_decode (static KV cache, each decode
 step replayed as a CUDA graph): the tokens `generate` would give, streamed as they come,
-3.5 times as fast on a 7B in NF4 (5 times with a LoRA; H200, bench/generate_speed.py);
+3.5 times as fast on a 7B in NF4 (4 times with a LoRA; H200,
+bench/results/generate-speed-product-h200-2026-12-02.json);
 `generate` answers whatever that path does not cover.
 
 A prompt is asked the way the adapter was trained: after training on conversations (trl's
@@ -130,7 +131,7 @@ def answer_tokens(model, tokenizer, inputs, config: RunConfig, on_text: Callable
     the answer in word-sized pieces as it grows (one row only).
 
     `decode`: `auto` answers greedy single prompts on CUDA through
-    tutor.engine.static_decode (the same tokens, 3.5 to 5 times as fast), the rest through
+    tutor.engine.static_decode (the same tokens, 3.5 to 4 times as fast), the rest through
     `generate`; `static` takes that path on any device (CPU: without graphs; the tests' and
     the bench's check); `generate` never does. On CPU, `auto` keeps `generate`, the
     reference: the static path saves launch overhead, which a CPU does not have (the shipped

@@ -4,8 +4,9 @@
 module calls and 2,500 operator calls (940 and 3,500 with a LoRA), each launched from Python.
 With the cache at a fixed size, a decode step has fixed shapes and addresses, so it can be
 recorded once (torch.cuda.CUDAGraph) and replayed per token: one launch from Python. On an
-H200, 7B shape in NF4, 50 new tokens: 108.8 tok/s against the lab's 31.5, 85.0 against 16.2
-with a LoRA, the same tokens as `generate` (bench/results/generate-speed-h200-2026-12-02.json).
+H200, 7B shape in NF4, 50 new tokens: 104.4 tok/s against `generate`'s 29.5, 82.5 against 20.2
+with a LoRA (medians of 3), the same tokens as `generate`
+(bench/results/generate-speed-product-h200-2026-12-02.json).
 Unlike torch.compile, recording costs one step, not minutes, and every lab answer runs in a
 fresh process.
 
