@@ -27,8 +27,9 @@ from tutor.engine.anatomy import (
 )
 from tutor.engine.errors import LabError
 from tutor.engine.presets import PRESETS
+from tutor.render import error_text
 from tutor.render.anatomy import (
-    ROW_COLUMNS, adapter_file_report, anatomy_heading, error_text, merge_report, node_label, row_cells, totals_table,
+    ROW_COLUMNS, adapter_file_report, anatomy_heading, merge_report, node_label, row_cells, totals_table,
 )
 
 CSS = Path(__file__).with_suffix(".tcss").read_text(encoding="utf-8")

@@ -11,7 +11,8 @@ from rich.text import Text
 
 from tutor.engine.anatomy import LoraSettings, adapter_runs, check_adapter, inspect_model
 from tutor.engine.errors import LabError
-from tutor.render.anatomy import adapter_file_report, anatomy_report, error_text
+from tutor.render import error_text
+from tutor.render.anatomy import adapter_file_report, anatomy_report
 
 DEFAULT_MODEL = "llama-3.1-8b"
 DEFAULT_RANK = 32

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from rich.console import Group, RenderableType
 from rich.table import Table
-from rich.text import Text
 
 from tutor.engine.errors import LabError
 from tutor.engine.planner import PlanSettings, committed_checks, plan
+from tutor.render import error_text
 from tutor.render.plan_report import checks_table, plan_renderable
 
 DEFAULTS = PlanSettings(model="qwen3-1.7b", gpu="t4")
@@ -18,7 +18,7 @@ def predicted(settings: PlanSettings) -> RenderableType:
     try:
         return plan_renderable(plan(settings))
     except LabError as exc:
-        return Text(f"{exc}" + (f"  {exc.hint}" if exc.hint else ""), style="bold red")
+        return error_text(exc)
 
 
 def committed_checks_table() -> Table:

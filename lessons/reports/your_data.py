@@ -9,6 +9,7 @@ from rich.text import Text
 
 from tutor.engine.errors import LabError
 from tutor.engine.sft_data import SHAPE_EXAMPLES, data_report, eos_kept_by_collators, training_tokenizer
+from tutor.render import error_text
 from tutor.render.data_report import data_report_renderable
 
 MAX_LENGTH = 512
@@ -21,7 +22,7 @@ def report_or_error(source: str, model: str = "tiny", max_length: int = MAX_LENG
     try:
         return data_report_renderable(data_report(source, model, max_length, text_column=text_column))
     except LabError as exc:
-        return Text(f"{exc}" + (f"  {exc.hint}" if exc.hint else ""), style="bold red")
+        return error_text(exc)
 
 
 def token_mask_report() -> RenderableType:

@@ -5,6 +5,9 @@ and `train` draw through it without loading the UI toolkit.
 """
 
 from rich.table import Table
+from rich.text import Text
+
+from tutor.engine.errors import LabError
 
 
 def facts_table() -> Table:
@@ -13,3 +16,8 @@ def facts_table() -> Table:
     table.add_column(style="bold")
     table.add_column()
     return table
+
+
+def error_text(exc: LabError) -> Text:
+    """A LabError as a panel shows it: the message and its hint on one red line."""
+    return Text(f"{exc}" + (f"  {exc.hint}" if exc.hint else ""), style="bold red")

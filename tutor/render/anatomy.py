@@ -12,7 +12,6 @@ from rich.text import Text
 from rich.tree import Tree as RichTree
 
 from tutor.engine.anatomy import AdapterCheck, Anatomy, MergeCheck, Node, summarize
-from tutor.engine.errors import LabError
 from tutor.engine.presets import PRESETS
 from tutor.units import decimal_bytes
 from tutor.render import facts_table
@@ -151,6 +150,3 @@ def adapter_file_report(check: AdapterCheck) -> RenderableType:
                   else Text("does not match: the adapter was saved with other settings", style="bold red"))
     return table
 
-
-def error_text(exc: LabError) -> Text:
-    return Text(f"{exc}" + (f"  {exc.hint}" if exc.hint else ""), style="bold red")
