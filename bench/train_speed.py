@@ -31,11 +31,16 @@ SHAPES = {
                       num_attention_heads=32, num_key_value_heads=32, vocab_size=32000,
                       max_position_embeddings=4096),
     "bloomz-560m": dict(model_type="bloom", hidden_size=1024, n_layer=24, n_head=16, vocab_size=250880),
+    # A second architecture: grouped-query attention, biased q/k/v, a 152k vocabulary, tied embeddings.
+    "qwen2-1.5b": dict(model_type="qwen2", hidden_size=1536, intermediate_size=8960, num_hidden_layers=28,
+                       num_attention_heads=12, num_key_value_heads=2, vocab_size=151936,
+                       max_position_embeddings=4096, tie_word_embeddings=True),
     # A CPU smoke test of this script itself (bitsandbytes' CPU backend), not a benchmark.
     "smoke": dict(model_type="llama", hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                   num_attention_heads=4, num_key_value_heads=4, vocab_size=4096, max_position_embeddings=512),
 }
 TARGETS = {"llama2-7b": ["q_proj", "k_proj", "v_proj", "o_proj"], "bloomz-560m": ["query_key_value"],
+           "qwen2-1.5b": ["q_proj", "k_proj", "v_proj", "o_proj"],
            "smoke": ["q_proj", "k_proj", "v_proj", "o_proj"]}
 
 BATCH, MAX_LENGTH = 4, 512
