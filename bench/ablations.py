@@ -81,6 +81,18 @@ def collected_heap(trainer) -> None:
     note(trainer, "garbage collector:")
 
 
+def eager_steps(trainer) -> None:
+    """Every step eager, rows as wide as their batch's longest: the tutor before its step graph."""
+    graphs = getattr(trainer, "step_graph", None)
+    if graphs is None:
+        return
+    trainer.training_step, trainer.log = graphs.eager_step, graphs.original_log
+    trainer.remove_callback(graphs)
+    trainer.data_collator.width = None
+    note(trainer, "step graph:")
+    note(trainer, "packed rows:", "packed rows: kept as rows, each document masked from the others")
+
+
 def compiled_layers(trainer, mode: str, batch: int, max_length: int) -> None:
     """Decoder layers through torch.compile on batches of one static shape. `rows`: the tutor's
     rows padded to max_length; otherwise the flattened row (after flatten_rows) padded to
@@ -125,6 +137,7 @@ def ablations(batch: int, max_length: int) -> dict[str, list[Ablation]]:
         "reentrant": [reentrant_checkpointing],
         "cudnn": [cudnn_attention],
         "gc": [collected_heap],
+        "eager": [eager_steps],
     }
 
 

@@ -21,15 +21,17 @@ IGNORE_INDEX = -100
 
 class PackedRowsCollator:
     """Collates bfd-packed examples (`input_ids` + `seq_lengths`, and `labels` where trl masked
-    tokens; without them every token counts) into document-masked rows."""
+    tokens; without them every token counts) into document-masked rows, as wide as the
+    longest row or, given `width`, always that wide (a captured step graph takes one shape)."""
 
-    def __init__(self, pad_token_id: int) -> None:
+    def __init__(self, pad_token_id: int, width: int | None = None) -> None:
         self.pad_token_id = pad_token_id
+        self.width = width
 
     def __call__(self, examples: list[dict]) -> dict:
         import torch
 
-        width = max(len(example["input_ids"]) for example in examples)
+        width = max([len(example["input_ids"]) for example in examples] + [self.width or 0])
         input_ids, labels, position_ids = [], [], []
         for example in examples:
             tokens = list(example["input_ids"])

@@ -18,7 +18,9 @@ bought is in docs/benchmarks.md, "What each setting bought":
 - SDPA without its cuDNN kernel: with the packed rows' document mask, PyTorch picks cuDNN's
   attention, whose host time per call costs more than the memory-efficient kernel's;
 - the Python heap frozen out of the garbage collector while training: a full collection
-  walks every object of the loaded model, a stall every few dozen steps.
+  walks every object of the loaded model, a stall every few dozen steps;
+- on one GPU, from the third step on, forward, loss and backward replayed as one CUDA graph
+  (tutor.engine.training.step_graph), which takes the host out of the step.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class SpeedPlan:
     packed: bool
     autocast: bool
     optim: str
+    step_graph: bool = False
     notes: list[str] = field(default_factory=list)
 
 
@@ -64,7 +67,9 @@ def plan_speed(config: RunConfig, device: str, dtype: str) -> SpeedPlan:
         optim = "adamw_torch"
     # bf16 without autocast only where the speed setting asks for it; fp16 always autocasts.
     autocast = cuda and (dtype == "fp16" or (dtype == "bf16" and not fast))
-    plan = SpeedPlan(packed=fast, autocast=autocast, optim=optim, notes=notes)
+    # One process on one GPU, bf16 without autocast: what tutor.engine.training.step_graph captures.
+    step_graph = cuda and fast and not autocast and config.gpus == 1 and not config.fsdp
+    plan = SpeedPlan(packed=fast, autocast=autocast, optim=optim, step_graph=step_graph, notes=notes)
     plan.notes.append(f"speed setting: {'packed' if fast else 'padded'}")
     if fast and cuda:
         plan.notes.append(f"optimizer {optim}; {'autocast' if autocast else 'no autocast'} ({dtype})")

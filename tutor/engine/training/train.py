@@ -103,6 +103,8 @@ def train_adapter(
         events.emit("warning", message=note)
     for note in trainer.speed_notes:
         events.emit("log", level="info", message=note)
+    if step_graph := getattr(trainer, "step_graph", None):
+        step_graph.report = lambda line: events.emit("log", level="info", message=line)
     trainable, total = trainer.model.get_nb_trainable_parameters()
     events.emit("log", level="info", message=f"LoRA on {', '.join(targets)}: {trainable:,} trainable of {total:,} parameters")
     output = trainer.train()
@@ -186,8 +188,10 @@ def build_trainer(model, tokenizer, dataset, config: RunConfig, targets: list[st
     notes = list(plan.notes)
     if plan.packed:
         # trl flattens packed batches into one row; keep rows (see tutor.engine.training.packing).
-        trainer.data_collator = PackedRowsCollator(tokenizer.pad_token_id)
-        notes.append("packed rows: kept as rows, each document masked from the others")
+        width = config.max_length if plan.step_graph else None
+        trainer.data_collator = PackedRowsCollator(tokenizer.pad_token_id, width=width)
+        notes.append("packed rows: kept as rows, each document masked from the others"
+                     + (f", padded to {width} tokens" if width else ""))
     if plan.packed and device == "cuda":
         notes.append(apply_liger(trainer.model.get_base_model()))
         if config.fsdp:  # the fused layers were never tried on FSDP's flattened, sharded weights
@@ -197,6 +201,12 @@ def build_trainer(model, tokenizer, dataset, config: RunConfig, targets: list[st
 
             notes.append(f"4-bit linear layers: {install(trainer.model)} run as one autograd function each")
         notes.append(avoid_cudnn_attention())
+    if plan.step_graph:
+        from tutor.engine.training.step_graph import GraphedSteps
+
+        trainer.step_graph = GraphedSteps(trainer)
+        trainer.add_callback(trainer.step_graph)
+        notes.append("step graph: after two eager steps, forward, loss and backward replay as one CUDA graph")
     if plan.packed:
         trainer.add_callback(FrozenHeap())
         notes.append("garbage collector: the heap at the start of training frozen out of its reach")
