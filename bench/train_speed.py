@@ -218,6 +218,8 @@ def tutor_trainer(model, tokenizer, dataset, steps: int, callbacks: list, cuda: 
     trainer = build_trainer(model, tokenizer, dataset, config, detect_targets(model.config), run_dir,
                             device, "bf16" if cuda else "fp32", [*callbacks, progress])
     trainer.args.max_steps = steps
+    if graphs := getattr(trainer, "step_graph", None):  # its capture line joins the recorded settings
+        graphs.report = lambda line: (print(line, flush=True), trainer.speed_notes.append(line))
     return trainer
 
 
