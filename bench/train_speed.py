@@ -107,36 +107,19 @@ def run_one(config_name: str, shape: str, folder: Path, steps: int, warmup: int,
     import torch
     from datasets import Dataset
     from peft import LoraConfig
-    from transformers import AutoModelForCausalLM, TrainerCallback
+    from transformers import AutoModelForCausalLM
     from trl import SFTConfig, SFTTrainer
-
-    from bench.throughput import measured_window
-    from tutor.engine.flops import MatmulShape, mfu
 
     samples, tokenizer = load_samples()
     dataset = Dataset.from_dict({"input_ids": samples})
     model = AutoModelForCausalLM.from_pretrained(quantized_folder(folder), device_map=DEVICE_MAP, dtype=torch.bfloat16)
     cuda = DEVICE == "cuda"
-    sync = torch.cuda.synchronize if cuda else (lambda: None)
     weights_bytes = torch.cuda.memory_allocated() if cuda else 0
-    step_seconds: list[float] = []
-
-    gc_clock = GCClock()
-
-    class Clock(TrainerCallback):
-        def on_step_begin(self, args, state, control, **kw):
-            sync()
-            self.t0 = time.perf_counter()
-            gc_clock.active = True
-
-        def on_step_end(self, args, state, control, **kw):
-            gc_clock.active = False
-            sync()
-            step_seconds.append(time.perf_counter() - self.t0)
+    clock = step_clock(cuda)
 
     ablation_steps = steps_for(config_name, BATCH, MAX_LENGTH)
     if ablation_steps is not None:
-        trainer = tutor_trainer(model, tokenizer, dataset, steps, [Clock()], cuda)
+        trainer = tutor_trainer(model, tokenizer, dataset, steps, [clock], cuda)
         for apply in ablation_steps:
             apply(trainer)
     else:
@@ -146,7 +129,47 @@ def run_one(config_name: str, shape: str, folder: Path, steps: int, warmup: int,
         if not cuda:
             settings.update(use_cpu=True, bf16=False)
         trainer = SFTTrainer(model=model, args=SFTConfig(output_dir=tempfile.mkdtemp(), **settings),
-                             train_dataset=dataset, peft_config=lora, processing_class=tokenizer, callbacks=[Clock()])
+                             train_dataset=dataset, peft_config=lora, processing_class=tokenizer, callbacks=[clock])
+    return measure(trainer, clock, config_name, shape, samples, tokenizer, weights_bytes, steps, warmup, profile)
+
+
+def step_clock(cuda: bool):
+    """A trainer callback timing each step between synchronized GPU edges, and the GC pauses
+    inside steps (`.step_seconds`, `.gc_clock`). transformers is imported here, not at module
+    level, so that a caller which must import Unsloth first (it patches transformers) can use it."""
+    import torch
+    from transformers import TrainerCallback
+
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+
+    class Clock(TrainerCallback):
+        def __init__(self):
+            self.gc_clock, self.step_seconds = GCClock(), []
+
+        def on_step_begin(self, args, state, control, **kw):
+            sync()
+            self.t0 = time.perf_counter()
+            self.gc_clock.active = True
+
+        def on_step_end(self, args, state, control, **kw):
+            self.gc_clock.active = False
+            sync()
+            self.step_seconds.append(time.perf_counter() - self.t0)
+
+    return Clock()
+
+
+def measure(trainer, clock, config_name: str, shape: str, samples: list[list[int]], tokenizer, weights_bytes: int,
+            steps: int, warmup: int, profile: bool) -> dict:
+    """Train `trainer` (its callbacks include `clock`) and return the benchmark's result row."""
+    import torch
+    from transformers import TrainerCallback
+
+    from bench.throughput import measured_window
+    from tutor.engine.flops import MatmulShape, mfu
+
+    cuda = DEVICE == "cuda"
+    step_seconds, gc_clock = clock.step_seconds, clock.gc_clock
     settings = settings_summary(trainer)
     step_tokens, losses = instrument(trainer, tokenizer.pad_token_id)
     if cuda:
