@@ -257,6 +257,12 @@ class GraphedSteps(TrainerCallback):
         self.pending_stats.clear()
         return self.original_log(logs, *args, **kwargs)
 
+    def on_train_begin(self, args, state, control, **kwargs):
+        """A restart (the batch-size search after running out of memory) captures anew at its
+        own batch shape rather than leaving the old graph's memory held."""
+        self.release()
+        self.steps = 0
+
     def on_train_end(self, args, state, control, **kwargs):
         self.release()
 

@@ -1,0 +1,68 @@
+"""The training-speed figures the README, lesson 7 and docs/benchmarks.md quote are the ones
+the committed H200 result files give: recomputed here from the files, then looked up in the text."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+
+
+def figures(name: str) -> dict:
+    results = json.loads((RESULTS / name).read_text())["results"]
+    by_config: dict[str, list[dict]] = {}
+    for result in results:
+        by_config.setdefault(result["config"], []).append(result)
+    speeds = {config: [run["tokens_per_s"] for run in runs] for config, runs in by_config.items()}
+    peak = {config: runs[0]["peak_allocated_bytes"] / 2**30 for config, runs in by_config.items()}
+    stock, tutor = by_config["stock-best"][0]["losses"], by_config["tutor"][0]["losses"]
+    return {
+        "median": {config: statistics.median(values) for config, values in speeds.items()},
+        "best": {config: max(values) for config, values in speeds.items()},
+        "repeats": {config: len(values) for config, values in speeds.items()},
+        "peak": peak,
+        "loss_gap": sum(abs(a - b) for a, b in zip(tutor, stock)) / len(stock),
+    }
+
+
+@pytest.fixture(scope="module")
+def llama():
+    return figures("train-speed-llama2-7b-h200-2026-12-02.json")
+
+
+@pytest.fixture(scope="module")
+def qwen():
+    return figures("train-speed-qwen2-1.5b-h200-2026-12-02.json")
+
+
+def test_the_targets_of_the_speed_issue_in_the_committed_runs(llama, qwen):
+    assert llama["repeats"]["tutor"] == llama["repeats"]["stock-best"] == 3
+    assert llama["median"]["tutor"] / llama["median"]["stock-best"] >= 1.6
+    assert qwen["median"]["tutor"] / qwen["median"]["stock-best"] >= 1.6
+    assert llama["peak"]["tutor"] / llama["peak"]["notebook"] <= 1.05
+    assert llama["loss_gap"] < 0.02 and qwen["loss_gap"] < 0.02
+
+
+def test_the_readme_and_lesson_7_quote_the_llama_run(llama):
+    median, best = llama["median"], llama["best"]
+    quoted = [f"{median['tutor']:,.0f}", f"{median['stock-best']:,.0f}", f"{median['notebook']:,.0f}",
+              f"{median['tutor'] / median['stock-best']:.1f}x", f"{best['tutor'] / best['stock-best']:.1f}x"]
+    readme = (ROOT / "README.md").read_text()
+    lesson = (ROOT / "lessons" / "07-lab-train.md").read_text()
+    for figure in quoted:
+        assert figure in readme, figure
+    for figure in quoted[2:] + [f"{median['tutor+eager']:,.0f}", f"{llama['peak']['tutor']:.2f} GiB"]:
+        assert figure in lesson, figure
+
+
+def test_the_benchmark_page_gives_both_shapes_ratios_and_memory(llama, qwen):
+    page = (ROOT / "docs" / "benchmarks.md").read_text()
+    for shape in (llama, qwen):
+        assert f"{shape['median']['tutor'] / shape['median']['stock-best']:.2f}x" in page
+        assert f"{shape['peak']['tutor'] / shape['peak']['notebook']:.3f}x" in page
+        assert f"{shape['median']['tutor']:,.0f} ({shape['best']['tutor']:,.0f})" in page
