@@ -154,3 +154,15 @@ def test_an_installed_copy_plans_from_the_measurements_it_ships(tmp_path):
     assert done.returncode == 0, done.stderr
     where, counts = done.stdout.splitlines()
     assert where.startswith(str(target)) and counts == "2 True"
+
+
+def test_the_headroom_takes_the_step_graphs_larger_reserve():
+    """The step graph's own memory pool raised reserved over allocated from 1.26 (eager, H100) to
+    1.35 (Qwen2-1.5B shape, H200): the headroom of every plan is taken from the larger."""
+    from tutor.engine.memory import required_bytes
+    from tutor.engine.planner import plan, references, reserved_ratio
+
+    eager = max(reference.peak_reserved_ratio for reference in references())
+    assert round(eager, 2) == 1.26 and round(reserved_ratio(), 2) == 1.35
+    result = plan(PlanSettings(model="llama-2-7b", gpu="t4", batch_size=4, max_length=512))
+    assert result.headroom == pytest.approx(required_bytes(result.peak, reserve=reserved_ratio() - 1) - result.peak)
