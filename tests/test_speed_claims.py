@@ -58,6 +58,8 @@ def test_the_readme_and_lesson_7_quote_the_llama_run(llama):
         assert figure in readme, figure
     for figure in quoted[2:] + [f"{median['tutor+eager']:,.0f}", f"{llama['peak']['tutor']:.2f} GiB"]:
         assert figure in lesson, figure
+    planning = (ROOT / "lessons" / "10-plan-your-run.md").read_text()
+    assert f"{median['tutor']:,.0f} tokens/s with it and {median['tutor+eager']:,.0f} without" in planning
 
 
 def test_the_benchmark_page_gives_both_shapes_ratios_and_memory(llama, qwen):
