@@ -46,8 +46,19 @@ def shown(app: App, selector: str) -> str:
 
 
 async def settle(app: App, pilot) -> None:
+    """Workers done, then the layout at rest: a result that arrives can add a scroll bar, which
+    narrows the content and lays it out again, so wait until what scrolls keeps its size over
+    one more refresh."""
     await app.workers.wait_for_complete()
     await pilot.pause()
+    previous = None
+    for _ in range(50):
+        current = [(scroll.virtual_size, scroll.size) for scroll in app.query(VerticalScroll)]
+        if current == previous:
+            return
+        previous = current
+        await pilot.pause()
+    raise AssertionError(f"the layout did not settle: {current}")
 
 
 async def type_into(pilot, app: App, selector: str, text: str) -> None:
