@@ -162,7 +162,8 @@ def test_the_headroom_takes_the_step_graphs_larger_reserve():
     from tutor.engine.memory import required_bytes
     from tutor.engine.planner import plan, references, reserved_ratio
 
-    eager = max(reference.peak_reserved_ratio for reference in references())
-    assert round(eager, 2) == 1.26 and round(reserved_ratio(), 2) == 1.35
+    refs = references()
+    eager = max(reference.peak_reserved_ratio for reference in refs)
+    assert round(eager, 2) == 1.26 and round(reserved_ratio(refs), 2) == 1.35
     result = plan(PlanSettings(model="llama-2-7b", gpu="t4", batch_size=4, max_length=512))
-    assert result.headroom == pytest.approx(required_bytes(result.peak, reserve=reserved_ratio() - 1) - result.peak)
+    assert result.headroom == pytest.approx(required_bytes(result.peak, reserve=reserved_ratio(refs) - 1) - result.peak)

@@ -208,10 +208,10 @@ def references() -> list[Reference]:
     return out
 
 
-def reserved_ratio() -> float:
+def reserved_ratio(refs: list[Reference]) -> float:
     """The largest peak reserved / peak allocated of the lab trainer's committed GPU runs, eager
-    (the references) and with the step graph: the allocator's share of the headroom."""
-    ratios = [reference.peak_reserved_ratio for reference in references()]
+    (`refs`) and with the step graph: the allocator's share of the headroom."""
+    ratios = [reference.peak_reserved_ratio for reference in refs]
     for name in STEP_GRAPH_FILES:
         path = MEASUREMENTS_DIR / name
         results = json.loads(path.read_text())["results"] if path.exists() else []
@@ -322,7 +322,7 @@ def plan(settings: PlanSettings) -> Plan:
     peak = sum(bill.values())
     return Plan(
         settings=settings, gpu=gpu, model_label=label, total_params=anatomy.total, trainable=trainable, bill=bill,
-        headroom=required_bytes(peak, reserve=reserved_ratio() - 1) - peak,
+        headroom=required_bytes(peak, reserve=reserved_ratio(refs) - 1) - peak,
         layers=work.layers, speed=speed(work, gpu),
     )
 
