@@ -247,7 +247,11 @@ def tutor_trainer(model, tokenizer, dataset, steps: int, callbacks: list, cuda: 
 
 
 def instrument(trainer, pad_token_id: int) -> tuple[list[int], list]:
-    """Count each batch's real tokens as it is collated, keep each step's loss without a sync."""
+    """Count each batch's real tokens as it is collated, keep each step's loss without a sync.
+    One collated batch is one step only without gradient accumulation, so that is refused."""
+    if trainer.args.gradient_accumulation_steps != 1:
+        raise ValueError(f"gradient_accumulation_steps = {trainer.args.gradient_accumulation_steps}: the benchmark "
+                         "counts one collated batch a step; set it to 1")
     step_tokens: list[int] = []
     losses: list = []
     collate, train_step = trainer.data_collator, trainer.training_step
@@ -274,6 +278,7 @@ def settings_summary(trainer) -> dict:
     return {"packing": a.packing, "packing_strategy": a.packing_strategy, "optim": str(a.optim),
             "gradient_checkpointing": a.gradient_checkpointing,
             "gradient_checkpointing_kwargs": a.gradient_checkpointing_kwargs, "batch": a.per_device_train_batch_size,
+            "gradient_accumulation_steps": a.gradient_accumulation_steps,
             "max_length": a.max_length, "collator": type(trainer.data_collator).__name__,
             "attn_implementation": trainer.model.config._attn_implementation,
             "speed_notes": getattr(trainer, "speed_notes", None),

@@ -30,7 +30,13 @@ sys.path.insert(0, str(REPO))
 DROPOUT = {"unsloth": 0.05, "unsloth-dropout0": 0.0}
 # packing=True: every other packed config (stock-best, tutor) packs too, and Unsloth supports it
 # (its own varlen attention over the packed rows); left unset, Unsloth would pick padding-free.
-SETTINGS = dict(packing=True, optim="adamw_8bit")
+# Unsloth's SFTConfig brings its own defaults (unsloth/models/rl.py in 2026.10.9: gradient
+# accumulation 2, weight decay 0.001, 10 % warm-up, a log every step, the cache emptied every 250
+# steps). The first run on the H200 kept them and so trained 8 rows a step against the others' 4.
+# Pinned to transformers' own defaults, Unsloth's training code is the one difference left.
+TRANSFORMERS_DEFAULTS = dict(gradient_accumulation_steps=1, weight_decay=0.0, warmup_steps=0, logging_steps=500,
+                             torch_empty_cache_steps=None)
+SETTINGS = dict(packing=True, optim="adamw_8bit", **TRANSFORMERS_DEFAULTS)
 
 
 def run_unsloth(config: str, shape: str, folder: Path, steps: int, warmup: int, stage: list[str]) -> dict:

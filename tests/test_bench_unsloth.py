@@ -52,3 +52,31 @@ def test_a_child_that_wrote_its_row_and_exited_0_is_a_result(tmp_path):
 
     assert collect(path, 0, [], "unsloth", "qwen2-1.5b") == ("result", row)
     assert collect(path, 139, ["Segmentation fault\n"], "unsloth", "qwen2-1.5b")[0] == "failure"
+
+
+def test_the_unsloth_config_pins_transformers_defaults_over_unsloths_own():
+    """Unsloth's SFTConfig defaults to gradient accumulation 2 (the first H200 run trained 8 rows a
+    step so); pinned, every config trains the same rows a step with the same schedule."""
+    from transformers import TrainingArguments
+
+    from bench.unsloth_speed import SETTINGS, TRANSFORMERS_DEFAULTS
+
+    stock = TrainingArguments(output_dir=str(REPO / "unused"))
+    assert {key: getattr(stock, key) for key in TRANSFORMERS_DEFAULTS} == TRANSFORMERS_DEFAULTS
+    assert SETTINGS["gradient_accumulation_steps"] == 1
+
+
+def test_the_benchmark_refuses_to_count_a_run_with_gradient_accumulation():
+    """One collated batch is one step only without accumulation; a rate would be off by the factor."""
+    from types import SimpleNamespace
+
+    import pytest
+
+    from bench.train_speed import instrument
+
+    trainer = SimpleNamespace(args=SimpleNamespace(gradient_accumulation_steps=2), data_collator=None,
+                              training_step=None)
+    with pytest.raises(ValueError, match="gradient_accumulation_steps = 2"):
+        instrument(trainer, pad_token_id=0)
+    trainer.args.gradient_accumulation_steps = 1
+    assert instrument(trainer, pad_token_id=0) == ([], [])
