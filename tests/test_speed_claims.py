@@ -68,3 +68,29 @@ def test_the_benchmark_page_gives_both_shapes_ratios_and_memory(llama, qwen):
         assert f"{shape['median']['tutor'] / shape['median']['stock-best']:.2f}x" in page
         assert f"{shape['peak']['tutor'] / shape['peak']['notebook']:.3f}x" in page
         assert f"{shape['median']['tutor']:,.0f} ({shape['best']['tutor']:,.0f})" in page
+
+
+def test_the_benchmark_page_quotes_the_unsloth_run_and_its_accumulation():
+    """The Unsloth rows are quoted as recorded, with the x 2 the file itself justifies: twice as
+    many loss records (micro-batches) as steps."""
+    report = json.loads((RESULTS / "unsloth-speed-h200-2026-12-02.json").read_text())
+    page = (ROOT / "docs" / "benchmarks.md").read_text()
+    shapes = {"llama2-7b": "Llama-2-7B", "qwen2-1.5b": "Qwen2-1.5B"}
+    for shape, label in shapes.items():
+        runs = [r for r in report["results"] if r["model"] == shape and r["config"] == "unsloth"]
+        assert len(runs) == 2 and all(round(len(r["losses"]) / len(r["step_seconds"])) == 2 for r in runs)
+        recorded = " / ".join(f"{r['tokens_per_s']:,.0f}" for r in runs)
+        row = next(line for line in page.splitlines() if line.startswith(f"| {label} | {recorded} |"))
+        assert f"{runs[0]['peak_allocated_bytes'] / 2**30:.2f}" in row
+        for r in runs:  # "about": the doubled figure rounded to tens
+            assert f"{round(2 * r['tokens_per_s'], -1):,.0f}" in row
+
+
+def test_the_benchmark_page_quotes_three_rounds_of_tui_vs_headless():
+    report = json.loads((RESULTS / "tui-vs-headless-qwen2-1.5b-h200-2026-12-02.json").read_text())
+    page = (ROOT / "docs" / "benchmarks.md").read_text()
+    counted = [run for run in report["runs"] if run.get("round")]
+    assert len(counted) == 6 and report["within"] and report["device"] == "cuda"
+    medians = report["median_tokens_per_s"]
+    assert f"headless {medians['headless']:,.0f} tokens/s, TUI {medians['tui']:,.0f}" in page
+    assert f"TUI / headless = {report['ratio']:.3f}, within the 3 % band" in page
