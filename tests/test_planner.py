@@ -84,7 +84,11 @@ def test_plan_command_prints_the_bill_and_one_line_errors(capsys):
     assert "unknown model 'no-such-model'" in capsys.readouterr().err
 
 
-def test_measure_on_a_cpu_compares_the_planner_with_the_committed_gpu_runs(capsys):
+def test_measure_on_a_cpu_compares_the_planner_with_the_committed_gpu_runs(capsys, monkeypatch):
+    """On a CPU, whatever the machine: on a GPU, --measure trains the plan instead."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert main(["plan", "--model", "tiny", "--gpu", "t4", "--measure"]) == 0
     out = capsys.readouterr().out
     assert "No CUDA GPU here" in out and "llama-2-7b" in out and "bloomz-560m" in out
