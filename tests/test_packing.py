@@ -67,12 +67,15 @@ def test_auto_speed_packs_on_a_gpu_and_keeps_the_notebooks_padded_batches_on_cpu
 
 @pytest.mark.slow
 def test_packed_training_job_on_tiny_learns_and_saves_an_adapter(tmp_path):
-    """The whole packed path: trl's bfd packing, the collator swap, a child job, a saved adapter."""
+    """The whole packed path: trl's bfd packing, the collator swap, a child job, a saved adapter.
+    On the CPU, whatever the machine: a GPU doubles the auto batch (fewer steps to compare)
+    and adds the fused CUDA layers."""
     from tutor.engine.config import RunConfig
     from tutor.engine.events import read_all
     from tutor.engine.jobs import SubprocessRunner
 
-    handle = SubprocessRunner().start("train", RunConfig(speed="packed", epochs=3), tmp_path / "run")
+    config = RunConfig(speed="packed", epochs=3, device="cpu")
+    handle = SubprocessRunner().start("train", config, tmp_path / "run")
     assert handle.wait(timeout=240) == "finished"
     events = read_all(handle.run_dir)
     logs = [e["message"] for e in events if e["type"] == "log"]

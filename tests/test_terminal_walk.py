@@ -82,8 +82,10 @@ def header(lesson) -> str:
 def tutor(tutor_home: Path):
     executable = shutil.which("qlora-tutor", path=os.path.dirname(sys.executable)) or shutil.which("qlora-tutor")
     assert executable, "the qlora-tutor console script is not installed (pip install -e .)"
-    env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": str(REPO), "COLUMNS": str(COLUMNS),
-           "LINES": str(LINES)}
+    # The checkout first, and the inherited path after it: where packages are installed with
+    # --target (the lent GPU machine), the app's dependencies live there.
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": path, "COLUMNS": str(COLUMNS), "LINES": str(LINES)}
     terminal = Terminal([executable], env)
     yield terminal
     if terminal.child.isalive():
