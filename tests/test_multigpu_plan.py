@@ -133,3 +133,12 @@ def test_a_multi_process_run_the_machine_cannot_do_is_refused_in_one_line():
         check_launchable(RunConfig(gpus=2, fsdp=True, device="cpu"), "cpu")
     check_launchable(RunConfig(gpus=2, device="cpu"), "cpu")  # N CPU processes: allowed
     check_launchable(RunConfig(gpus=2, fsdp=True), "cuda")
+
+
+def test_cpu_processes_never_see_a_gpu(monkeypatch):
+    """device = cpu on a GPU machine runs CPU processes exactly as on a machine without one."""
+    from tutor.engine.training.distributed import process_environment
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    assert process_environment(RunConfig(gpus=2, device="cpu"))["CUDA_VISIBLE_DEVICES"] == ""
+    assert process_environment(RunConfig(gpus=2))["CUDA_VISIBLE_DEVICES"] == "0"  # the queue's GPUs

@@ -66,6 +66,15 @@ def launch_command(config: RunConfig, run_dir: Path, port: int) -> list[str]:
     return command + ["-m", __name__, str(run_dir)]
 
 
+def process_environment(config: RunConfig) -> dict[str, str]:
+    """The processes' environment. With device = cpu they see no GPU, so every library in them
+    (accelerate, bitsandbytes, the GPU gauges) takes its CPU path, as on a machine without one."""
+    env = dict(os.environ)
+    if config.device == "cpu":
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    return env
+
+
 def check_launchable(config: RunConfig, device: str) -> None:
     """Refuse, in one line, a multi-process run this machine cannot do."""
     if device == "cpu" and config.device != "cpu":
@@ -84,7 +93,7 @@ def train_in_processes(config: RunConfig, run_dir: Path, events: EventWriter,
     stop = run_dir / STOP_FILE
     config.save(run_dir / LAUNCH_CONFIG)
     process = subprocess.Popen(launch_command(config, run_dir, _free_port()), start_new_session=True,
-                               preexec_fn=_terminate_with_parent, cwd=run_dir)
+                               preexec_fn=_terminate_with_parent, cwd=run_dir, env=process_environment(config))
     while process.poll() is None:
         if should_stop() and not stop.exists():
             stop.touch()
