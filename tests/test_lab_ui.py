@@ -195,7 +195,8 @@ async def test_cancel_stops_at_the_next_step_and_saves_the_adapter() -> None:
         await click(pilot, "#start")
         await wait_until(pilot, lambda: len(chart.run.steps) == 3)
         await click(pilot, "#cancel")
-        assert "stopping after the current step" in shown(panel.query_one(".lab-status", Static))
+        # The press is a message of its own, handled after the click returns (later under load).
+        await wait_until(pilot, lambda: "stopping after the current step" in shown(panel.query_one(".lab-status", Static)))
         assert panel.query_one("#cancel", Button).disabled
         FakeRunner.release_all()
         await wait_until(pilot, lambda: ended(panel))
