@@ -76,6 +76,7 @@ def test_the_benchmark_page_quotes_the_unsloth_run_and_its_accumulation():
     report = json.loads((RESULTS / "unsloth-speed-h200-2026-12-02.json").read_text())
     page = (ROOT / "docs" / "benchmarks.md").read_text()
     shapes = {"llama2-7b": "Llama-2-7B", "qwen2-1.5b": "Qwen2-1.5B"}
+    ratios = {}
     for shape, label in shapes.items():
         runs = [r for r in report["results"] if r["model"] == shape and r["config"] == "unsloth"]
         assert len(runs) == 2 and all(round(len(r["losses"]) / len(r["step_seconds"])) == 2 for r in runs)
@@ -84,6 +85,13 @@ def test_the_benchmark_page_quotes_the_unsloth_run_and_its_accumulation():
         assert f"{runs[0]['peak_allocated_bytes'] / 2**30:.2f}" in row
         for r in runs:  # "about": the doubled figure rounded to tens
             assert f"{round(2 * r['tokens_per_s'], -1):,.0f}" in row
+        corrected = statistics.mean(2 * r["tokens_per_s"] for r in runs)
+        speeds = figures(f"train-speed-{shape}-h200-2026-12-02.json")["median"]
+        ratios[shape] = (corrected / speeds["stock-best"], speeds["tutor"] / corrected)
+    llama, qwen = ratios["llama2-7b"], ratios["qwen2-1.5b"]
+    assert (f"about {llama[0]:.1f}x\nstock-best's median on the 7B shape and about {qwen[0]:.1f}x on the 1.5B shape"
+            in page)
+    assert f"about {llama[1]:.1f}x (7B) and {qwen[1]:.1f}x (1.5B)" in page
 
 
 def test_the_benchmark_page_quotes_three_rounds_of_tui_vs_headless():
