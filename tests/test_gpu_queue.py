@@ -88,8 +88,24 @@ def test_the_folder_is_sticky_and_open_to_every_user(tmp_path):
         blocked.ensure()
 
 
-def test_thirty_concurrent_jobs_on_two_gpus_never_over_admit_and_keep_order_per_size(tmp_path, monkeypatch):
+@pytest.mark.parametrize("slow_view", [False, True], ids=["plain", "slow-view"])
+def test_thirty_concurrent_jobs_on_two_gpus_never_over_admit_and_keep_order_per_size(tmp_path, monkeypatch,
+                                                                                      slow_view):
+    """`slow_view` makes the checker's reading of each ticket slow, as on a busy shared disk:
+    a view read outside the admission lock then sees a job that left beside its successor."""
+    import pathlib
+
     import tutor.engine.gpu_queue as gpu_queue
+
+    viewing = threading.local()
+    read_text = pathlib.Path.read_text
+
+    def maybe_slow_read(path, *args, **kwargs):
+        if slow_view and getattr(viewing, "on", False) and path.suffix == ".ticket":
+            time.sleep(0.004)
+        return read_text(path, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "read_text", maybe_slow_read)
 
     queue = GpuQueue(tmp_path / "queue", gpus=lambda: TWO_GPUS)
     sizes = [random.Random(n).choice([3, 5, 8]) for n in range(30)]
@@ -111,7 +127,12 @@ def test_thirty_concurrent_jobs_on_two_gpus_never_over_admit_and_keep_order_per_
 
     def check_capacity() -> None:
         held = {0: 0, 1: 0}
-        for t in queue.tickets():
+        viewing.on = True
+        try:
+            tickets = queue.snapshot()
+        finally:
+            viewing.on = False
+        for t in tickets:
             for index in t.admitted or ():
                 held[index] += t.need_bytes
         if any(v > 16 * GIB for v in held.values()):

@@ -80,4 +80,4 @@ def room(root: Path, queue: GpuQueue | None = None) -> Room:
     total = len(load_catalog())
     homes = sorted(p for p in root.iterdir() if p.is_dir() and LEARNER_NAME.match(p.name)) if root.is_dir() else []
     return Room(str(root), [learner_row(home, total) for home in homes], visible_gpus(memory_cap()),
-                queue.tickets(), queue.slots)
+                queue.snapshot(), queue.slots)

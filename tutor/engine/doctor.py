@@ -153,8 +153,9 @@ def check_gpu_queue() -> Check:
         cap = memory_cap()
     except QueueError as exc:
         return Check("GPU queue", FAIL, str(exc), exc.hint)
-    waiting = sum(t.waiting for t in queue.tickets())
-    detail = f"{queue.folder}, {len(queue.tickets())} job(s), {waiting} waiting"
+    tickets = queue.snapshot()
+    waiting = sum(t.waiting for t in tickets)
+    detail = f"{queue.folder}, {len(tickets)} job(s), {waiting} waiting"
     if cap:
         detail += f", each GPU capped at {cap / GiB:.1f} GiB"
     return Check("GPU queue", OK, detail)

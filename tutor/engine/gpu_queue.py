@@ -296,6 +296,15 @@ class GpuQueue:
                     path.unlink()  # the owner died: its reservation ends here (others' need the owner)
         return found
 
+    def snapshot(self) -> list[Ticket]:
+        """Every live ticket as of one moment, read under the admission lock. An unlocked read
+        takes a while over many files and can see a job that just left beside the job admitted
+        in its place: one GPU held twice over, in a view that should show the queue's state."""
+        if not self.folder.is_dir():
+            return []
+        with self._locked():
+            return self.tickets()
+
     # -- a job's side ---------------------------------------------------------------------------
     def join(self, need_bytes: int, gpus: int = 1, label: str = "", pid: int | None = None) -> Ticket:
         pid = pid or os.getpid()
