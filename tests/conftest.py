@@ -49,6 +49,25 @@ async def wait_until(pilot, condition, timeout: float = 30.0, shows=None) -> Non
         await pilot.pause(0.05)
 
 
+async def click_in_view(pilot, selector: str, timeout: float = 30.0) -> None:
+    """Scroll a widget into view, then click it once the layout has caught up, until the click
+    lands on it. A scroll is laid out a frame later, and Pilot reads the widget's place before
+    pausing to send the click: under load the lesson scrolled in between and the click hit
+    whatever had moved there (the cancel test's flake). Stale places are caught by requiring
+    the same on-screen region on two reads a pause apart; a miss is retried."""
+    widget = pilot.app.screen.query_one(selector)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        widget.scroll_visible(animate=False, immediate=True)
+        await pilot.pause()
+        before = widget.region
+        await pilot.pause()
+        if before == widget.region and pilot.app.screen.region.contains_region(before):
+            if await pilot.click(widget):
+                return
+    pytest.fail(f"could not click {selector}: it stayed off screen or covered for {timeout:.0f} s")
+
+
 async def settle(app, pilot, rounds: int = 30) -> None:
     """Wait until the screen stops changing: heavy panels compute in threads, post their result,
     and the new content is laid out a frame later (under load, later still). The screenshot

@@ -8,7 +8,7 @@ import io
 from rich.console import Console
 from textual.widgets import Button, RadioSet
 
-from conftest import wait_until
+from conftest import click_in_view, wait_until
 from fakes import FakeRunner
 from fixtures import make_app
 from lessons.panels.lab_common import SPINNER
@@ -71,10 +71,7 @@ async def test_quiz_check_and_try_again_keep_the_keys_and_the_view():
     app = create_app(start_lesson="lab-baseline", runner=FakeRunner())
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: lesson_loaded(app))
-        check = app.screen.query_one("#check", Button)
-        check.scroll_visible(animate=False)
-        await pilot.pause()
-        await pilot.click("#check")
+        await click_in_view(pilot, "#check")
         score = app.screen.query_one("#quiz-score")
         await wait_until(pilot, lambda: visible_in_body(score))
         assert app.screen.focused is app.screen.query_one("#retry", Button)

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.text import Text
 from textual.widgets import Button, Input, Select, Static, Switch
 
-from conftest import wait_until
+from conftest import click_in_view as click, wait_until
 from fakes import ANSWERS, HELD_OUT_PROMPT, PROMPT, FakeRunner
 from lessons.panels.lab_baseline import LabBaselinePanel
 from lessons.panels.lab_compare import LabComparePanel
@@ -50,14 +50,6 @@ def log_text(log: RunLog) -> str:
 def ended(panel) -> bool:
     """The panel has shown its run's last event (the log's `■ run ...` line): every pane is done."""
     return "■ run" in log_text(panel.query_one(RunLog))
-
-
-async def click(pilot, selector: str) -> None:
-    """Scroll the widget into view first: the lesson is longer than the terminal."""
-    widget = pilot.app.screen.query_one(selector)
-    widget.scroll_visible(animate=False)
-    await wait_until(pilot, lambda: pilot.app.screen.region.contains_region(widget.region))
-    await pilot.click(selector)
 
 
 async def type_into(pilot, selector: str, text: str) -> None:
@@ -129,7 +121,8 @@ async def test_setting_a_dataset_shows_one_row_coloured_before_training(tmp_path
         result = app.screen.query_one(DataPreview).query_one("#result", Static)
         assert "Set the dataset" in shown(result)  # the bundled default: nothing read yet
         app.screen.query_one("#field-dataset", Input).value = str(SHAPE_EXAMPLES["messages"])
-        await wait_until(pilot, lambda: "ready to train" in shown(result))
+        # The first report in a process imports transformers and loads a tokenizer: slow under load.
+        await wait_until(pilot, lambda: "ready to train" in shown(result), timeout=120, shows=lambda: shown(result)[:300])
         assert "only the assistant's turns count" in shown(result) and "tiny" in shown(result)
         texts = [part for part in result.content.renderables if isinstance(part, Text)]
 
