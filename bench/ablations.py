@@ -93,27 +93,6 @@ def eager_steps(trainer) -> None:
     note(trainer, "packed rows:", "packed rows: kept as rows, each document masked from the others")
 
 
-def one_cublas_workspace(trainer) -> None:
-    """cuBLAS's cached workspaces freed just before the step graph's capture. The capture's
-    stream gets workspaces of its own, which otherwise sit beside the default stream's for the
-    whole run: the suspected share of the graph's extra peak memory. torch clears them around
-    its own graph captures for this reason (`clear_cublass_cache`, torch/_inductor/cudagraph_trees.py)."""
-    graphs = getattr(trainer, "step_graph", None)
-    if graphs is None:
-        return
-    capture = graphs.capture
-
-    def capture_after_clearing(*args, **kwargs):
-        import torch
-
-        torch.cuda.synchronize()
-        torch._C._cuda_clearCublasWorkspaces()
-        return capture(*args, **kwargs)
-
-    graphs.capture = capture_after_clearing
-    note(trainer, "cublas:", "cublas: workspaces cleared before the step graph's capture")
-
-
 def compiled_layers(trainer, mode: str, batch: int, max_length: int) -> None:
     """Decoder layers through torch.compile on batches of one static shape. `rows`: the tutor's
     rows padded to max_length; otherwise the flattened row (after flatten_rows) padded to
@@ -159,7 +138,6 @@ def ablations(batch: int, max_length: int) -> dict[str, list[Ablation]]:
         "cudnn": [cudnn_attention],
         "gc": [collected_heap],
         "eager": [eager_steps],
-        "cublas": [one_cublas_workspace],
     }
 
 

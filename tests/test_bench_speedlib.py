@@ -106,21 +106,3 @@ def test_gc_clock_counts_collections_inside_steps_only():
     assert report["ms_per_step"][2] > 0
     assert clock._on_gc not in gc.callbacks
 
-
-def test_the_cublas_ablation_clears_the_workspaces_before_the_graphs_capture(monkeypatch):
-    from types import SimpleNamespace
-
-    import torch
-
-    from bench.ablations import one_cublas_workspace
-
-    calls = []
-    monkeypatch.setattr(torch._C, "_cuda_clearCublasWorkspaces", lambda: calls.append("clear"), raising=False)
-    monkeypatch.setattr(torch.cuda, "synchronize", lambda: calls.append("sync"))
-    graphs = SimpleNamespace(capture=lambda step, states, device: calls.append(("capture", step)) or "graph")
-    trainer = SimpleNamespace(step_graph=graphs, speed_notes=["step graph: on", "cublas: old"])
-
-    one_cublas_workspace(trainer)
-    assert graphs.capture("step", [], "cuda") == "graph"
-    assert calls == ["sync", "clear", ("capture", "step")]
-    assert trainer.speed_notes == ["step graph: on", "cublas: workspaces cleared before the step graph's capture"]

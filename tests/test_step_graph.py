@@ -131,6 +131,25 @@ def test_a_failed_capture_says_why_in_one_line_and_training_goes_on_eagerly(tmp_
     assert graphs.failed and graphs.graph is None
 
 
+def test_capture_first_frees_cublas_workspaces_the_side_stream_would_double(monkeypatch):
+    """Measured on the H200: kept, they cost 65 MB of peak, 1.053x the notebook's on Qwen2-1.5B."""
+    from tutor.engine.training import step_graph
+
+    calls = []
+
+    class Graph:
+        def __init__(self):
+            calls.append("graph")
+            raise RuntimeError("stop here")
+
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda *args: calls.append("sync"))
+    monkeypatch.setattr(torch._C, "_cuda_clearCublasWorkspaces", lambda: calls.append("clear"), raising=False)
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", Graph)
+    with pytest.raises(RuntimeError, match="stop here"):
+        step_graph.capture_cuda_graph(lambda: None, [], "cuda")
+    assert calls == ["sync", "clear", "graph"]
+
+
 def test_graphs_are_planned_for_one_gpu_in_bf16_without_autocast_only():
     from tutor.engine.config import RunConfig
     from tutor.engine.training.speed import plan_speed

@@ -18,8 +18,9 @@ What capture needs, and how it is met:
   recompute, both registered with the graph. This is torch's own scheme for compiled graphs
   (torch/_functorch/partitioners.py, "CUDA Graph Safe RNG Functionalization").
 - memory: one private pool that the capture fills as an eager step would, so the peak stays
-  close to an eager step's (65 MB over it on the 7B benchmark shape); eager memory is handed
-  back before capture.
+  close to an eager step's; eager memory and cuBLAS's workspaces are handed back before
+  capture (with the workspaces kept, the graph cost 65 MB over the eager peak on the 7B
+  benchmark shape).
 
 Anything capture cannot take falls back to the eager step, with one line in the run's log.
 """
@@ -82,9 +83,22 @@ class TwinRngCheckpoint:
         return run
 
 
+def release_cublas_workspaces() -> None:
+    """Free cuBLAS's cached workspaces: the capture's stream gets its own, which would otherwise
+    sit beside the eager steps' for the whole run. torch does the same around its own graph
+    captures (`clear_cublass_cache`, torch/_inductor/cudagraph_trees.py). On the H200 this took
+    the Qwen2-1.5B shape's peak from 1.053x the notebook's to 1.011x
+    (bench/results/train-speed-qwen2-1.5b-cublas-h200-2026-12-03.json)."""
+    clear = getattr(torch._C, "_cuda_clearCublasWorkspaces", None)  # private; absent: keep them
+    if clear is not None:
+        torch.cuda.synchronize()
+        clear()
+
+
 def capture_cuda_graph(function: Callable, generator_states: list, device):
     """Run `function` once on a side stream (lazy initialisation and autotuning happen outside
     the capture), then capture it; returns the graph and the captured outputs."""
+    release_cublas_workspaces()
     graph = torch.cuda.CUDAGraph()
     for state in generator_states:
         graph.register_generator_state(state)
