@@ -167,12 +167,13 @@ def test_an_installed_copy_plans_from_the_measurements_it_ships(tmp_path):
 
 def test_the_headroom_takes_the_step_graphs_larger_reserve():
     """The step graph's own memory pool raised reserved over allocated from 1.26 (eager, H100) to
-    1.35 (Qwen2-1.5B shape, H200): the headroom of every plan is taken from the larger."""
+    1.35 (Qwen2-1.5B shape, H200), and 1.41 once cuBLAS's workspaces are freed before capture
+    (allocated fell, reserved did not): the headroom of every plan is taken from the largest."""
     from tutor.engine.memory import required_bytes
     from tutor.engine.planner import plan, references, reserved_ratio
 
     refs = references()
     eager = max(reference.peak_reserved_ratio for reference in refs)
-    assert round(eager, 2) == 1.26 and round(reserved_ratio(refs), 2) == 1.35
+    assert round(eager, 2) == 1.26 and round(reserved_ratio(refs), 2) == 1.41
     result = plan(PlanSettings(model="llama-2-7b", gpu="t4", batch_size=4, max_length=512))
     assert result.headroom == pytest.approx(required_bytes(result.peak, reserve=reserved_ratio(refs) - 1) - result.peak)

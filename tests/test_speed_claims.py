@@ -13,14 +13,14 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 
 
-def figures(name: str) -> dict:
+def figures(name: str, loss_against: str = "stock-best") -> dict:
     results = json.loads((RESULTS / name).read_text())["results"]
     by_config: dict[str, list[dict]] = {}
     for result in results:
         by_config.setdefault(result["config"], []).append(result)
     speeds = {config: [run["tokens_per_s"] for run in runs] for config, runs in by_config.items()}
     peak = {config: runs[0]["peak_allocated_bytes"] / 2**30 for config, runs in by_config.items()}
-    stock, tutor = by_config["stock-best"][0]["losses"], by_config["tutor"][0]["losses"]
+    stock, tutor = by_config[loss_against][0]["losses"], by_config["tutor"][0]["losses"]
     return {
         "median": {config: statistics.median(values) for config, values in speeds.items()},
         "best": {config: max(values) for config, values in speeds.items()},
@@ -38,6 +38,11 @@ def llama():
 @pytest.fixture(scope="module")
 def qwen():
     return figures("train-speed-qwen2-1.5b-h200-2026-12-02.json")
+
+
+@pytest.fixture(scope="module")
+def qwen_now():
+    return figures("train-speed-qwen2-1.5b-cublas-h200-2026-12-03.json", loss_against="tutor")
 
 
 def test_the_targets_of_the_speed_issue_in_the_committed_runs(llama, qwen):
@@ -70,28 +75,47 @@ def test_the_benchmark_page_gives_both_shapes_ratios_and_memory(llama, qwen):
         assert f"{shape['median']['tutor']:,.0f} ({shape['best']['tutor']:,.0f})" in page
 
 
-def test_the_benchmark_page_quotes_the_unsloth_run_and_its_accumulation():
-    """The Unsloth rows are quoted as recorded, with the x 2 the file itself justifies: twice as
-    many loss records (micro-batches) as steps."""
-    report = json.loads((RESULTS / "unsloth-speed-h200-2026-12-02.json").read_text())
+def test_the_benchmark_page_quotes_unsloth_measured_like_for_like(llama, qwen, qwen_now):
+    """Unsloth's rows as recorded: one micro-batch a step (as many loss records as steps) and the
+    same first batch as stock-best; the ratios against the other configs recomputed."""
+    report = json.loads((RESULTS / "unsloth-speed-h200-2026-12-03.json").read_text())
     page = (ROOT / "docs" / "benchmarks.md").read_text()
-    shapes = {"llama2-7b": "Llama-2-7B", "qwen2-1.5b": "Qwen2-1.5B"}
-    ratios = {}
-    for shape, label in shapes.items():
+    medians = {}
+    for shape, label in {"llama2-7b": "Llama-2-7B", "qwen2-1.5b": "Qwen2-1.5B"}.items():
         runs = [r for r in report["results"] if r["model"] == shape and r["config"] == "unsloth"]
-        assert len(runs) == 2 and all(round(len(r["losses"]) / len(r["step_seconds"])) == 2 for r in runs)
+        assert len(runs) == 2
+        assert all(r["settings"]["gradient_accumulation_steps"] == 1 and len(r["losses"]) == len(r["step_seconds"])
+                   for r in runs)
         recorded = " / ".join(f"{r['tokens_per_s']:,.0f}" for r in runs)
-        row = next(line for line in page.splitlines() if line.startswith(f"| {label} | {recorded} |"))
-        assert f"{runs[0]['peak_allocated_bytes'] / 2**30:.2f}" in row
-        for r in runs:  # "about": the doubled figure rounded to tens
-            assert f"{round(2 * r['tokens_per_s'], -1):,.0f}" in row
-        corrected = statistics.mean(2 * r["tokens_per_s"] for r in runs)
-        speeds = figures(f"train-speed-{shape}-h200-2026-12-02.json")["median"]
-        ratios[shape] = (corrected / speeds["stock-best"], speeds["tutor"] / corrected)
-    llama, qwen = ratios["llama2-7b"], ratios["qwen2-1.5b"]
-    assert (f"about {llama[0]:.1f}x\nstock-best's median on the 7B shape and about {qwen[0]:.1f}x on the 1.5B shape"
-            in page)
-    assert f"about {llama[1]:.1f}x (7B) and {qwen[1]:.1f}x (1.5B)" in page
+        row = next(line for line in page.splitlines() if line.startswith(f"| {label} | unsloth | 2 | {recorded} |"))
+        assert f"| {runs[0]['peak_allocated_bytes'] / 2**30:.2f} |" in row
+        medians[shape] = statistics.median(r["tokens_per_s"] for r in runs)
+    stock_first = json.loads((RESULTS / "train-speed-llama2-7b-h200-2026-12-02.json").read_text())["results"]
+    stock_first = next(r["loss_first"] for r in stock_first if r["config"] == "stock-best")
+    unsloth_first = next(r["loss_first"] for r in report["results"] if r["model"] == "llama2-7b")
+    assert round(unsloth_first, 3) == round(stock_first, 3)  # the same first batch
+    seven, small = medians["llama2-7b"], medians["qwen2-1.5b"]
+    assert f"median {seven:,.0f} tokens/s is **{seven / llama['median']['stock-best']:.2f}x**" in page
+    assert f"the tutor's {llama['median']['tutor']:,.0f} there is **{llama['median']['tutor'] / seven:.1f}x**" in page
+    assert f"median {small:,.0f} tokens/s is {small / qwen['median']['stock-best']:.2f}x" in page
+    default = qwen_now["median"]["tutor+cublas"]
+    assert f"({default:,.0f}) is **{default / small:.1f}x** it" in page
+
+
+def test_freeing_cublas_workspaces_brings_the_second_shape_under_the_memory_target(qwen_now):
+    """The 2026-12-02 file missed 1.05x on Qwen2-1.5B; the same trainer with the workspaces freed
+    (today's default) meets it, at the same loss, and the page quotes both."""
+    peak, median = qwen_now["peak"], qwen_now["median"]
+    assert qwen_now["repeats"]["tutor+cublas"] == qwen_now["repeats"]["tutor"] == 3
+    assert peak["tutor"] / peak["notebook"] > 1.05 >= peak["tutor+cublas"] / peak["notebook"]
+    results = json.loads((RESULTS / "train-speed-qwen2-1.5b-cublas-h200-2026-12-03.json").read_text())["results"]
+    curves = {r["config"]: r["losses"] for r in results}
+    assert curves["tutor"] == curves["tutor+cublas"]
+    page = (ROOT / "docs" / "benchmarks.md").read_text()
+    for config, label in (("tutor", "tutor, workspaces kept"), ("tutor+cublas", "tutor, workspaces freed (the default now)")):
+        row = next(line for line in page.splitlines() if line.strip().startswith(f"| {label} | 3 |"))
+        assert f"{median[config]:,.0f} ({qwen_now['best'][config]:,.0f})" in row
+        assert f"{peak[config]:.3f}" in row and f"{peak[config] / peak['notebook']:.3f}x" in row
 
 
 def test_the_benchmark_page_quotes_three_rounds_of_tui_vs_headless():

@@ -40,7 +40,11 @@ REFERENCE_CONFIG = "tutor"
 BENCH_SHAPES = {"llama2-7b": "llama-2-7b", "bloomz-560m": "bloomz-560m"}  # benchmark shape -> preset
 # The same trainer with its step graph (H200): the graph keeps the step's activations in a memory
 # pool of its own, so these runs reserve more beyond their peak than the eager ones above.
-STEP_GRAPH_FILES = ("train-speed-llama2-7b-h200-2026-12-02.json", "train-speed-qwen2-1.5b-h200-2026-12-02.json")
+STEP_GRAPH_FILES = ("train-speed-llama2-7b-h200-2026-12-02.json", "train-speed-qwen2-1.5b-h200-2026-12-02.json",
+                    "train-speed-qwen2-1.5b-cublas-h200-2026-12-03.json")
+# "tutor+cublas" in the last file is today's default: freeing cuBLAS's workspaces before the
+# capture lowered the peak allocated, not the reserved, so its ratio is the largest.
+STEP_GRAPH_CONFIGS = (REFERENCE_CONFIG, "tutor+cublas")
 TOLERANCE = 0.15  # a prediction within 15 % of the measurement passes
 OPTIMIZER_BYTES = {  # optimizer state per trainable parameter
     "adamw_8bit": 2, "paged_adamw_8bit": 2,  # two 8-bit moments (bitsandbytes)
@@ -215,7 +219,7 @@ def reserved_ratio(refs: list[Reference]) -> float:
     for name in STEP_GRAPH_FILES:
         path = MEASUREMENTS_DIR / name
         results = json.loads(path.read_text())["results"] if path.exists() else []
-        ratios += [r["peak_reserved_bytes"] / r["peak_allocated_bytes"] for r in results if r["config"] == REFERENCE_CONFIG]
+        ratios += [r["peak_reserved_bytes"] / r["peak_allocated_bytes"] for r in results if r["config"] in STEP_GRAPH_CONFIGS]
     return max(ratios)
 
 
